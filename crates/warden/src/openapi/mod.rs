@@ -111,7 +111,26 @@ where
     let router = router.finish_api(&mut api);
     let mut document = serde_json::to_value(&api).unwrap_or_else(|_| Value::Object(Map::new()));
     register_schemes(&mut document);
+    replace_true_schemas(&mut document);
     (router, document)
+}
+
+/// `"schema": true` (what schemars writes for "any JSON", such as `Json<Value>`) is valid JSON
+/// Schema, but Swagger UI fails to render a response described by it; `{}` means the same.
+fn replace_true_schemas(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            for (key, child) in object.iter_mut() {
+                if matches!(key.as_str(), "schema" | "items") && *child == Value::Bool(true) {
+                    *child = Value::Object(Map::new());
+                } else {
+                    replace_true_schemas(child);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(replace_true_schemas),
+        _ => {}
+    }
 }
 
 fn register_schemes(document: &mut Value) {
