@@ -2,9 +2,11 @@
 
 pub mod error;
 mod form;
+pub mod password;
 pub mod guide;
 pub mod openapi;
 pub mod scheme;
+pub mod token;
 mod scopes;
 mod security;
 

@@ -1,0 +1,323 @@
+//! Password hashing: argon2id at OWASP's parameters, legacy bcrypt verification, rehash on
+//! login, and hashing that never runs on the async runtime.
+//!
+//! ```
+//! use warden::password::PasswordHasher;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let hasher = PasswordHasher::new();
+//! let hash = hasher.hash("correct horse").await.unwrap();
+//! assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+//! assert!(hasher.verify("correct horse", &hash).await.unwrap());
+//! assert!(!hasher.verify("wrong", &hash).await.unwrap());
+//! assert!(!hasher.needs_rehash(&hash));
+//!
+//! // A legacy bcrypt hash (passlib's) verifies, and asks to be upgraded.
+//! let legacy = "$2b$04$EixZaYVK1fsbw1ZfbX3OXe0cYoQ1bkXhe3tNm.VM.gYqxyQw3mHgy";
+//! assert!(hasher.needs_rehash(legacy));
+//! # }
+//! ```
+//!
+//! Why the pool: an argon2id hash at m=19 MiB takes tens of milliseconds of CPU. Run on the async
+//! runtime, a login flood would stall every other request. [`PasswordHasher::hash`] and
+//! [`verify`](PasswordHasher::verify) send the work to a few dedicated threads, at the lowest OS
+//! priority so the runtime's threads always win the CPU, behind a bounded queue.
+
+use std::fmt;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::rngs::OsRng;
+use tokio::sync::{Semaphore, oneshot};
+use zeroize::Zeroizing;
+
+/// Passwords longer than this are refused before any hashing: no unbounded work per request.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Why a password could not be hashed or checked. A wrong password is not an error:
+/// [`verify`](PasswordHasher::verify) answers `Ok(false)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordError {
+    /// Longer than [`MAX_PASSWORD_BYTES`].
+    TooLong,
+    /// The stored hash is not a hash warden can read.
+    InvalidHash,
+    /// Hashing failed.
+    Hashing(String),
+    /// The hashing threads are gone (the process is shutting down).
+    Unavailable,
+}
+
+impl fmt::Display for PasswordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::TooLong => write!(f, "password longer than {MAX_PASSWORD_BYTES} bytes"),
+            Self::InvalidHash => f.write_str("unreadable password hash"),
+            Self::Hashing(why) => write!(f, "hashing failed: {why}"),
+            Self::Unavailable => f.write_str("password hashing is shutting down"),
+        }
+    }
+}
+
+impl std::error::Error for PasswordError {}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Hashes and verifies passwords. Cheap to clone (the pool is shared).
+#[derive(Clone)]
+pub struct PasswordHasher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    argon2: Argon2<'static>,
+    dummy_hash: String,
+    jobs: Mutex<mpsc::Sender<Job>>,
+    queue: Semaphore,
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher").field("params", self.inner.argon2.params()).finish()
+    }
+}
+
+impl Default for PasswordHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PasswordHasher {
+    /// argon2id with OWASP's parameters (m = 19456 KiB, t = 2, p = 1), one hashing thread per CPU.
+    pub fn new() -> Self {
+        Self::with_params(19_456, 2, 1)
+    }
+
+    /// argon2id with other parameters (memory in KiB, iterations, parallelism).
+    ///
+    /// # Panics
+    ///
+    /// When argon2 refuses the parameters (for example `m` < 8 × `p`): a configuration error
+    /// found at start-up.
+    pub fn with_params(m_cost: u32, t_cost: u32, p_cost: u32) -> Self {
+        let params = Params::new(m_cost, t_cost, p_cost, None).expect("valid argon2 parameters");
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        for i in 0..threads {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new().name(format!("warden-hash-{i}")).spawn(move || {
+                // The lowest priority: the runtime's threads, which answer requests, always win.
+                let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return, // the hasher was dropped
+                    }
+                }
+            });
+            if spawned.is_err() {
+                tracing::warn!("could not start a password hashing thread");
+            }
+        }
+        let mut random = Zeroizing::new([0u8; 32]);
+        rand::RngCore::fill_bytes(&mut OsRng, random.as_mut());
+        let salt = SaltString::generate(&mut OsRng);
+        let dummy_hash = argon2
+            .hash_password(random.as_ref(), &salt)
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        Self {
+            inner: Arc::new(Inner {
+                argon2,
+                dummy_hash,
+                jobs: Mutex::new(sender),
+                // Enough queued work to keep every thread busy; callers past that wait their turn
+                // without holding memory or a blocking thread.
+                queue: Semaphore::new(threads * 4),
+            }),
+        }
+    }
+
+    /// Hashes a password on the calling thread (blocking: tens of milliseconds of CPU).
+    pub fn hash_blocking(&self, password: &str) -> Result<String, PasswordError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        let salt = SaltString::generate(&mut OsRng);
+        self.inner
+            .argon2
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| PasswordError::Hashing(e.to_string()))
+    }
+
+    /// Checks a password against an argon2 (`$argon2id$`, `$argon2i$`, `$argon2d$`) or bcrypt
+    /// (`$2a$`, `$2b$`, `$2y$`) hash, on the calling thread (blocking).
+    ///
+    /// bcrypt only ever hashed the first 72 bytes of a password; longer passwords are checked the
+    /// same way, as the library that wrote the hash did, so their owners can still log in (and be
+    /// rehashed to argon2id), and the limit is never an error.
+    pub fn verify_blocking(&self, password: &str, hash: &str) -> Result<bool, PasswordError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        if hash.starts_with("$argon2") {
+            let parsed = PasswordHash::new(hash).map_err(|_| PasswordError::InvalidHash)?;
+            return match self.inner.argon2.verify_password(password.as_bytes(), &parsed) {
+                Ok(()) => Ok(true),
+                Err(argon2::password_hash::Error::Password) => Ok(false),
+                Err(_) => Err(PasswordError::InvalidHash),
+            };
+        }
+        if ["$2a$", "$2b$", "$2y$"].iter().any(|p| hash.starts_with(p)) {
+            let truncated = &password.as_bytes()[..password.len().min(72)];
+            return bcrypt::verify(truncated, hash).map_err(|_| PasswordError::InvalidHash);
+        }
+        Err(PasswordError::InvalidHash)
+    }
+
+    /// True when `hash` is not argon2id with this hasher's parameters: a legacy bcrypt hash, or
+    /// older parameters. Rehash the password after a successful login (passlib's
+    /// `deprecated="auto"`).
+    pub fn needs_rehash(&self, hash: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(hash) else {
+            return true;
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return true;
+        };
+        let current = self.inner.argon2.params();
+        parsed.algorithm != Algorithm::Argon2id.ident()
+            || parsed.version != Some(Version::V0x13.into())
+            || params.m_cost() != current.m_cost()
+            || params.t_cost() != current.t_cost()
+            || params.p_cost() != current.p_cost()
+    }
+
+    /// Hashes a password on the hashing threads.
+    pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        let password = Zeroizing::new(password.to_owned());
+        self.run(move |hasher| hasher.hash_blocking(&password)).await
+    }
+
+    /// Checks a password on the hashing threads: `Ok(false)` when it is wrong.
+    pub async fn verify(&self, password: &str, hash: &str) -> Result<bool, PasswordError> {
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooLong);
+        }
+        let password = Zeroizing::new(password.to_owned());
+        let hash = hash.to_owned();
+        self.run(move |hasher| hasher.verify_blocking(&password, &hash)).await
+    }
+
+    /// Does the work of a real verification and answers `false`: call it for an unknown user, so
+    /// that the time a login takes does not tell which usernames exist.
+    pub async fn verify_dummy(&self, password: &str) -> bool {
+        let dummy = self.inner.dummy_hash.clone();
+        let _ = self.verify(password, &dummy).await;
+        false
+    }
+
+    async fn run<T, F>(&self, work: F) -> Result<T, PasswordError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&PasswordHasher) -> Result<T, PasswordError> + Send + 'static,
+    {
+        let _permit = self.inner.queue.acquire().await.map_err(|_| PasswordError::Unavailable)?;
+        let (done, result) = oneshot::channel();
+        let hasher = self.clone();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work(&hasher));
+        });
+        self.inner
+            .jobs
+            .lock()
+            .map_err(|_| PasswordError::Unavailable)?
+            .send(job)
+            .map_err(|_| PasswordError::Unavailable)?;
+        result.await.map_err(|_| PasswordError::Unavailable)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The seeds' bcrypt hash of "secret" (cost 12).
+    const SEED_BCRYPT: &str = "$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW";
+
+    fn cheap() -> PasswordHasher {
+        PasswordHasher::with_params(64, 1, 1)
+    }
+
+    #[test]
+    fn argon2id_round_trip_and_owasp_defaults() {
+        let hasher = PasswordHasher::new();
+        let hash = hasher.hash_blocking("pässwörd").expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert_eq!(hasher.verify_blocking("pässwörd", &hash), Ok(true));
+        assert_eq!(hasher.verify_blocking("passwörd", &hash), Ok(false));
+        assert!(!hasher.needs_rehash(&hash));
+        assert!(cheap().needs_rehash(&hash), "other parameters ask for a rehash");
+    }
+
+    #[test]
+    fn legacy_bcrypt_verifies_and_needs_rehash() {
+        let hasher = cheap();
+        assert_eq!(hasher.verify_blocking("secret", SEED_BCRYPT), Ok(true));
+        assert_eq!(hasher.verify_blocking("Secret", SEED_BCRYPT), Ok(false));
+        assert!(hasher.needs_rehash(SEED_BCRYPT));
+        for prefix in ["$2a$", "$2y$"] {
+            let hash = SEED_BCRYPT.replacen("$2b$", prefix, 1);
+            assert_eq!(hasher.verify_blocking("secret", &hash), Ok(true), "{prefix}");
+        }
+    }
+
+    #[test]
+    fn long_passwords_are_checked_up_to_the_limit_and_refused_past_it() {
+        let hasher = cheap();
+        let long = "x".repeat(MAX_PASSWORD_BYTES);
+        let hash = hasher.hash_blocking(&long).expect("hash");
+        assert_eq!(hasher.verify_blocking(&long, &hash), Ok(true));
+        // bcrypt's 72-byte limit is a wrong password, never an error.
+        assert_eq!(hasher.verify_blocking(&long, SEED_BCRYPT), Ok(false));
+        let too_long = "x".repeat(MAX_PASSWORD_BYTES + 1);
+        assert_eq!(hasher.verify_blocking(&too_long, &hash), Err(PasswordError::TooLong));
+        assert_eq!(hasher.hash_blocking(&too_long), Err(PasswordError::TooLong));
+    }
+
+    #[test]
+    fn unreadable_hashes_are_errors_not_panics() {
+        let hasher = cheap();
+        for hash in ["", "plain", "$argon2id$", "$2b$12$short", "$1$md5$x", "$argon2id$v=19$m=1,t=1,p=1$$"] {
+            assert_eq!(hasher.verify_blocking("secret", hash), Err(PasswordError::InvalidHash), "{hash}");
+            assert!(hasher.needs_rehash(hash));
+        }
+    }
+
+    #[tokio::test]
+    async fn async_api_runs_on_the_pool_and_dummy_is_false() {
+        let hasher = cheap();
+        let hash = hasher.hash("a").await.expect("hash");
+        assert!(hasher.verify("a", &hash).await.expect("verify"));
+        assert!(!hasher.verify_dummy("a").await);
+        let on_pool = hasher
+            .run(|_| Ok(std::thread::current().name().map(str::to_owned)))
+            .await
+            .expect("run");
+        assert!(on_pool.is_some_and(|n| n.starts_with("warden-hash-")));
+    }
+}
