@@ -255,6 +255,17 @@ impl ValidationError {
         }));
     }
 
+    /// Adds a `string_too_long` error. The input is not echoed: it may be a secret.
+    pub fn push_too_long(&mut self, location: &str, name: &str, max_bytes: usize) {
+        self.errors.push(json!({
+            "type": "string_too_long",
+            "loc": [location, name],
+            "msg": format!("String should have at most {max_bytes} bytes"),
+            "input": null,
+            "ctx": { "max_length": max_bytes },
+        }));
+    }
+
     /// True when no error was added.
     pub fn is_empty(&self) -> bool {
         self.errors.is_empty()
@@ -278,4 +289,14 @@ impl IntoResponse for ValidationError {
     fn into_response(self) -> Response {
         (StatusCode::UNPROCESSABLE_ENTITY, Json(self.body())).into_response()
     }
+}
+
+// Handlers return `Result<_, AuthError>`; the answers it stands for are documented by the
+// security extractors (401/403) and the form (422), so the error adds nothing of its own.
+impl aide::OperationOutput for AuthError {
+    type Inner = Self;
+}
+
+impl aide::OperationOutput for ValidationError {
+    type Inner = Self;
 }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response as HttpResponse};
 use http::header::CONTENT_TYPE;
 
 use crate::error::ValidationError;
+use crate::password::MAX_PASSWORD_BYTES;
 
 const GRANT_TYPE_PATTERN: &str = "^password$";
 
@@ -21,7 +22,9 @@ const GRANT_TYPE_PATTERN: &str = "^password$";
 /// optional `client_id` / `client_secret`.
 ///
 /// A missing or empty required field, a body that is not `application/x-www-form-urlencoded`, or
-/// a `grant_type` other than `password` is a 422 with FastAPI's body. A body past axum's body
+/// a `grant_type` other than `password` is a 422 with FastAPI's body; so is a password or client
+/// secret over [`MAX_PASSWORD_BYTES`](crate::password::MAX_PASSWORD_BYTES), refused before any
+/// hashing. A body past axum's body
 /// limit is a 413. The OpenAPI document gets the form as a required request body, with
 /// `format: password` on the secrets.
 ///
@@ -124,6 +127,15 @@ impl Fields {
         }
         if self.password.is_none() {
             errors.push_missing("body", "password");
+        }
+        // No unbounded hashing work for a huge password (see `password::MAX_PASSWORD_BYTES`).
+        for (name, value) in [
+            ("password", &self.password),
+            ("client_secret", &self.client_secret),
+        ] {
+            if value.as_ref().is_some_and(|v| v.len() > MAX_PASSWORD_BYTES) {
+                errors.push_too_long("body", name, MAX_PASSWORD_BYTES);
+            }
         }
         match (self.username, self.password) {
             (Some(username), Some(password)) if errors.is_empty() => {
@@ -357,5 +369,13 @@ mod tests {
             let _ = validate(body, true);
         }
         assert!(validate("username=%ff&password=%00", false).is_ok());
+        let long = format!("username=a&password={}", "p".repeat(1025));
+        let body = validate(&long, false).err().unwrap_or_default();
+        assert_eq!(body["detail"][0]["type"], "string_too_long");
+        assert!(
+            !body.to_string().contains("ppp"),
+            "the password is not echoed"
+        );
+        assert!(validate(&format!("username=a&password={}", "p".repeat(1024)), false).is_ok());
     }
 }

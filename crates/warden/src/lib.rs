@@ -2,13 +2,13 @@
 
 pub mod error;
 mod form;
-pub mod password;
 pub mod guide;
 pub mod openapi;
+pub mod password;
 pub mod scheme;
-pub mod token;
 mod scopes;
 mod security;
+pub mod token;
 
 pub use crate::error::{AuthError, Challenge, ValidationError};
 pub use crate::form::{OAuth2PasswordRequestForm, OAuth2PasswordRequestFormStrict};

@@ -81,7 +81,9 @@ struct Inner {
 
 impl fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PasswordHasher").field("params", self.inner.argon2.params()).finish()
+        f.debug_struct("PasswordHasher")
+            .field("params", self.inner.argon2.params())
+            .finish()
     }
 }
 
@@ -111,20 +113,24 @@ impl PasswordHasher {
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..threads {
             let receiver = Arc::clone(&receiver);
-            let spawned = std::thread::Builder::new().name(format!("warden-hash-{i}")).spawn(move || {
-                // The lowest priority: the runtime's threads, which answer requests, always win.
-                let _ = thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
-                loop {
-                    let job = match receiver.lock() {
-                        Ok(receiver) => receiver.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return, // the hasher was dropped
+            let spawned = std::thread::Builder::new()
+                .name(format!("warden-hash-{i}"))
+                .spawn(move || {
+                    // The lowest priority: the runtime's threads, which answer requests, always win.
+                    let _ = thread_priority::set_current_thread_priority(
+                        thread_priority::ThreadPriority::Min,
+                    );
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return, // the hasher was dropped
+                        }
                     }
-                }
-            });
+                });
             if spawned.is_err() {
                 tracing::warn!("could not start a password hashing thread");
             }
@@ -173,7 +179,11 @@ impl PasswordHasher {
         }
         if hash.starts_with("$argon2") {
             let parsed = PasswordHash::new(hash).map_err(|_| PasswordError::InvalidHash)?;
-            return match self.inner.argon2.verify_password(password.as_bytes(), &parsed) {
+            return match self
+                .inner
+                .argon2
+                .verify_password(password.as_bytes(), &parsed)
+            {
                 Ok(()) => Ok(true),
                 Err(argon2::password_hash::Error::Password) => Ok(false),
                 Err(_) => Err(PasswordError::InvalidHash),
@@ -210,7 +220,8 @@ impl PasswordHasher {
             return Err(PasswordError::TooLong);
         }
         let password = Zeroizing::new(password.to_owned());
-        self.run(move |hasher| hasher.hash_blocking(&password)).await
+        self.run(move |hasher| hasher.hash_blocking(&password))
+            .await
     }
 
     /// Checks a password on the hashing threads: `Ok(false)` when it is wrong.
@@ -220,7 +231,8 @@ impl PasswordHasher {
         }
         let password = Zeroizing::new(password.to_owned());
         let hash = hash.to_owned();
-        self.run(move |hasher| hasher.verify_blocking(&password, &hash)).await
+        self.run(move |hasher| hasher.verify_blocking(&password, &hash))
+            .await
     }
 
     /// Does the work of a real verification and answers `false`: call it for an unknown user, so
@@ -236,7 +248,12 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce(&PasswordHasher) -> Result<T, PasswordError> + Send + 'static,
     {
-        let _permit = self.inner.queue.acquire().await.map_err(|_| PasswordError::Unavailable)?;
+        let _permit = self
+            .inner
+            .queue
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Unavailable)?;
         let (done, result) = oneshot::channel();
         let hasher = self.clone();
         let job: Job = Box::new(move || {
@@ -267,11 +284,17 @@ mod tests {
     fn argon2id_round_trip_and_owasp_defaults() {
         let hasher = PasswordHasher::new();
         let hash = hasher.hash_blocking("pässwörd").expect("hash");
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
         assert_eq!(hasher.verify_blocking("pässwörd", &hash), Ok(true));
         assert_eq!(hasher.verify_blocking("passwörd", &hash), Ok(false));
         assert!(!hasher.needs_rehash(&hash));
-        assert!(cheap().needs_rehash(&hash), "other parameters ask for a rehash");
+        assert!(
+            cheap().needs_rehash(&hash),
+            "other parameters ask for a rehash"
+        );
     }
 
     #[test]
@@ -282,7 +305,11 @@ mod tests {
         assert!(hasher.needs_rehash(SEED_BCRYPT));
         for prefix in ["$2a$", "$2y$"] {
             let hash = SEED_BCRYPT.replacen("$2b$", prefix, 1);
-            assert_eq!(hasher.verify_blocking("secret", &hash), Ok(true), "{prefix}");
+            assert_eq!(
+                hasher.verify_blocking("secret", &hash),
+                Ok(true),
+                "{prefix}"
+            );
         }
     }
 
@@ -295,15 +322,29 @@ mod tests {
         // bcrypt's 72-byte limit is a wrong password, never an error.
         assert_eq!(hasher.verify_blocking(&long, SEED_BCRYPT), Ok(false));
         let too_long = "x".repeat(MAX_PASSWORD_BYTES + 1);
-        assert_eq!(hasher.verify_blocking(&too_long, &hash), Err(PasswordError::TooLong));
+        assert_eq!(
+            hasher.verify_blocking(&too_long, &hash),
+            Err(PasswordError::TooLong)
+        );
         assert_eq!(hasher.hash_blocking(&too_long), Err(PasswordError::TooLong));
     }
 
     #[test]
     fn unreadable_hashes_are_errors_not_panics() {
         let hasher = cheap();
-        for hash in ["", "plain", "$argon2id$", "$2b$12$short", "$1$md5$x", "$argon2id$v=19$m=1,t=1,p=1$$"] {
-            assert_eq!(hasher.verify_blocking("secret", hash), Err(PasswordError::InvalidHash), "{hash}");
+        for hash in [
+            "",
+            "plain",
+            "$argon2id$",
+            "$2b$12$short",
+            "$1$md5$x",
+            "$argon2id$v=19$m=1,t=1,p=1$$",
+        ] {
+            assert_eq!(
+                hasher.verify_blocking("secret", hash),
+                Err(PasswordError::InvalidHash),
+                "{hash}"
+            );
             assert!(hasher.needs_rehash(hash));
         }
     }

@@ -72,3 +72,5 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+pub mod users;

@@ -102,7 +102,11 @@ impl Key {
             Algorithm::HS256 => 32,
             Algorithm::HS384 => 48,
             Algorithm::HS512 => 64,
-            _ => return Err(KeyError::WrongAlgorithm("an HMAC secret needs HS256, HS384 or HS512")),
+            _ => {
+                return Err(KeyError::WrongAlgorithm(
+                    "an HMAC secret needs HS256, HS384 or HS512",
+                ));
+            }
         };
         if secret.is_empty() {
             return Err(KeyError::EmptySecret);
@@ -159,12 +163,19 @@ impl Key {
                     DecodingKey::from_ec_components(&b64(x), &b64(y)).map_err(invalid)?,
                 )
             }
-            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 | Algorithm::PS256 | Algorithm::PS384
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
             | Algorithm::PS512 => {
                 let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem)
                     .or_else(|_| rsa::RsaPrivateKey::from_pkcs1_pem(pem))
                     .map_err(invalid)?;
-                let (n, e) = (b64(&private.n().to_bytes_be()), b64(&private.e().to_bytes_be()));
+                let (n, e) = (
+                    b64(&private.n().to_bytes_be()),
+                    b64(&private.e().to_bytes_be()),
+                );
                 (
                     EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(invalid)?,
                     json!({"kty": "RSA", "n": n, "e": e}),
@@ -173,8 +184,15 @@ impl Key {
             }
             _ => return Err(KeyError::WrongAlgorithm("use Key::hmac for HS256/384/512")),
         };
-        Ok(Self { kid: String::new(), alg, encoding: Some(encoding), decoding, public_jwk: Some(public_jwk), weak: false }
-            .with_jwk_kid())
+        Ok(Self {
+            kid: String::new(),
+            alg,
+            encoding: Some(encoding),
+            decoding,
+            public_jwk: Some(public_jwk),
+            weak: false,
+        }
+        .with_jwk_kid())
     }
 
     /// A verification-only key from a public key PEM (SPKI): for tokens signed elsewhere.
@@ -183,7 +201,9 @@ impl Key {
             Algorithm::EdDSA => DecodingKey::from_ed_pem(pem.as_bytes()),
             Algorithm::ES256 | Algorithm::ES384 => DecodingKey::from_ec_pem(pem.as_bytes()),
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-                return Err(KeyError::WrongAlgorithm("an HMAC key is a secret, not a public key"));
+                return Err(KeyError::WrongAlgorithm(
+                    "an HMAC key is a secret, not a public key",
+                ));
             }
             _ => DecodingKey::from_rsa_pem(pem.as_bytes()),
         }
@@ -280,8 +300,10 @@ impl Key {
                 Some("EC") => vec!["crv", "kty", "x", "y"],
                 _ => vec!["crv", "kty", "x"],
             };
-            let canonical: Vec<String> =
-                members.iter().map(|m| format!("\"{m}\":{}", jwk[*m])).collect();
+            let canonical: Vec<String> = members
+                .iter()
+                .map(|m| format!("\"{m}\":{}", jwk[*m]))
+                .collect();
             let digest = sha2::Sha256::digest(format!("{{{}}}", canonical.join(",")).as_bytes());
             self.kid = b64(&digest);
         }
@@ -312,7 +334,10 @@ pub struct KeySet {
 impl KeySet {
     /// A set whose signing key is `signing`.
     pub fn new(signing: Key) -> Self {
-        Self { keys: vec![signing], signing: 0 }
+        Self {
+            keys: vec![signing],
+            signing: 0,
+        }
     }
 
     /// Adds a key that verifies but does not sign (an old key, or another issuer's).
@@ -348,7 +373,11 @@ impl KeySet {
     }
 
     fn reindex(&mut self, signing_kid: &str) {
-        self.signing = self.keys.iter().position(|k| k.kid == signing_kid).unwrap_or(0);
+        self.signing = self
+            .keys
+            .iter()
+            .position(|k| k.kid == signing_kid)
+            .unwrap_or(0);
     }
 
     /// The key new tokens are signed with.

@@ -141,7 +141,10 @@ pub struct Claims<E = NoClaims> {
 
 /// Seconds since the epoch, now.
 pub fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 impl Claims<NoClaims> {
@@ -192,7 +195,9 @@ impl<E> Claims<E> {
 
     /// True when every scope of `required` was granted.
     pub fn has_scopes<'a>(&self, required: impl IntoIterator<Item = &'a str>) -> bool {
-        required.into_iter().all(|r| self.scopes.iter().any(|s| s == r))
+        required
+            .into_iter()
+            .all(|r| self.scopes.iter().any(|s| s == r))
     }
 }
 
@@ -243,7 +248,13 @@ pub struct Jwt {
 impl Jwt {
     /// Strict verification with a 30 s leeway for clock skew, scopes as a `scopes` list.
     pub fn new(keys: KeySet) -> Self {
-        Self { keys, leeway: 30, issuer: None, audience: None, scope_claim: ScopeClaim::List }
+        Self {
+            keys,
+            leeway: 30,
+            issuer: None,
+            audience: None,
+            scope_claim: ScopeClaim::List,
+        }
     }
 
     /// Seconds of clock skew tolerated on `exp`, `nbf` and `iat` (0 is allowed).
@@ -283,19 +294,28 @@ impl Jwt {
     /// Signs `claims` with the signing key, writing its `kid` in the header.
     pub fn encode<E: Serialize>(&self, claims: &Claims<E>) -> Result<String, TokenError> {
         let key = self.keys.signing_key();
-        let encoding = key.encoding().ok_or_else(|| TokenError::Signing("no private key".into()))?;
+        let encoding = key
+            .encoding()
+            .ok_or_else(|| TokenError::Signing("no private key".into()))?;
         let mut header = Header::new(key.algorithm());
         header.kid = Some(key.kid().to_owned());
 
         let mut payload = match serde_json::to_value(&claims.extra) {
             Ok(Value::Object(map)) => map,
             Ok(Value::Null) => Map::new(),
-            Ok(_) => return Err(TokenError::Signing("extra claims must be a JSON object".into())),
+            Ok(_) => {
+                return Err(TokenError::Signing(
+                    "extra claims must be a JSON object".into(),
+                ));
+            }
             Err(e) => return Err(TokenError::Signing(e.to_string())),
         };
         payload.insert("sub".into(), json!(claims.sub));
         payload.insert("exp".into(), json!(claims.exp));
-        let optional = [("iat", claims.iat.map(Value::from)), ("nbf", claims.nbf.map(Value::from))];
+        let optional = [
+            ("iat", claims.iat.map(Value::from)),
+            ("nbf", claims.nbf.map(Value::from)),
+        ];
         for (name, value) in optional {
             if let Some(value) = value {
                 payload.insert(name.into(), value);
@@ -322,11 +342,17 @@ impl Jwt {
                 scopes.push(scope);
             }
         }
-        match self.scope_claim {
-            ScopeClaim::List => payload.insert("scopes".into(), json!(scopes)),
-            ScopeClaim::SpaceSeparated => payload.insert("scope".into(), json!(scopes.join(" "))),
-        };
-        jsonwebtoken::encode(&header, &payload, encoding).map_err(|e| TokenError::Signing(e.to_string()))
+        // No scope granted: no scope claim at all (the token then carries only what it needs).
+        if !scopes.is_empty() {
+            match self.scope_claim {
+                ScopeClaim::List => payload.insert("scopes".into(), json!(scopes)),
+                ScopeClaim::SpaceSeparated => {
+                    payload.insert("scope".into(), json!(scopes.join(" ")))
+                }
+            };
+        }
+        jsonwebtoken::encode(&header, &payload, encoding)
+            .map_err(|e| TokenError::Signing(e.to_string()))
     }
 
     /// Verifies a token and returns its claims.
@@ -335,8 +361,11 @@ impl Jwt {
             return Err(TokenError::Malformed);
         }
         let header_b64 = token.split('.').next().ok_or(TokenError::Malformed)?;
-        let header_json = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| TokenError::Malformed)?;
-        let header: RawHeader = serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
+        let header_json = URL_SAFE_NO_PAD
+            .decode(header_b64)
+            .map_err(|_| TokenError::Malformed)?;
+        let header: RawHeader =
+            serde_json::from_slice(&header_json).map_err(|_| TokenError::Malformed)?;
         if header.crit.is_some() {
             return Err(TokenError::CriticalHeader);
         }
@@ -360,13 +389,13 @@ impl Jwt {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<Wire<E>>(token, key.decoding(), &validation).map_err(|e| {
-            match e.kind() {
+        let data = jsonwebtoken::decode::<Wire<E>>(token, key.decoding(), &validation).map_err(
+            |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
                 jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => TokenError::AlgorithmMismatch,
                 _ => TokenError::Malformed,
-            }
-        })?;
+            },
+        )?;
         self.check(data.claims)
     }
 

@@ -12,11 +12,17 @@ fn hs256(header: Value, payload: Value, secret: &[u8]) -> String {
     let signing_input = format!("{}.{}", b64(&header), b64(&payload));
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("hmac");
     mac.update(signing_input.as_bytes());
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }
 
 fn seed_jwt() -> Jwt {
-    Jwt::new(KeySet::new(Key::hmac(Algorithm::HS256, SECRET).expect("key"))).leeway(0)
+    Jwt::new(KeySet::new(
+        Key::hmac(Algorithm::HS256, SECRET).expect("key"),
+    ))
+    .leeway(0)
 }
 
 fn decode(jwt: &Jwt, token: &str) -> Result<Claims, TokenError> {
@@ -25,8 +31,15 @@ fn decode(jwt: &Jwt, token: &str) -> Result<Claims, TokenError> {
 
 #[test]
 fn a_plain_hs256_token_without_kid_verifies() {
-    let token = hs256(json!({"alg":"HS256","typ":"JWT"}), json!({"sub":"johndoe","exp": now() + 60}), SECRET);
-    assert_eq!(decode(&seed_jwt(), &token).map(|c| c.sub), Ok("johndoe".into()));
+    let token = hs256(
+        json!({"alg":"HS256","typ":"JWT"}),
+        json!({"sub":"johndoe","exp": now() + 60}),
+        SECRET,
+    );
+    assert_eq!(
+        decode(&seed_jwt(), &token).map(|c| c.sub),
+        Ok("johndoe".into())
+    );
 }
 
 #[test]
@@ -34,48 +47,105 @@ fn time_claims_are_strict() {
     let jwt = seed_jwt();
     let t = |payload| hs256(json!({"alg":"HS256"}), payload, SECRET);
     let n = now();
-    assert_eq!(decode(&jwt, &t(json!({"sub":"a","exp": n}))), Err(TokenError::Expired));
-    assert_eq!(decode(&jwt, &t(json!({"sub":"a","exp": n - 1}))), Err(TokenError::Expired));
-    assert_eq!(decode(&jwt, &t(json!({"sub":"a"}))), Err(TokenError::MissingClaim("exp")));
-    assert_eq!(decode(&jwt, &t(json!({"sub":"a","exp": n + 60, "nbf": n + 30}))), Err(TokenError::NotYetValid));
-    assert_eq!(decode(&jwt, &t(json!({"sub":"a","exp": n + 60, "iat": n + 30}))), Err(TokenError::IssuedInTheFuture));
-    assert!(decode(&jwt, &t(json!({"sub":"a","exp": n + 60, "nbf": n, "iat": n}))).is_ok());
+    assert_eq!(
+        decode(&jwt, &t(json!({"sub":"a","exp": n}))),
+        Err(TokenError::Expired)
+    );
+    assert_eq!(
+        decode(&jwt, &t(json!({"sub":"a","exp": n - 1}))),
+        Err(TokenError::Expired)
+    );
+    assert_eq!(
+        decode(&jwt, &t(json!({"sub":"a"}))),
+        Err(TokenError::MissingClaim("exp"))
+    );
+    assert_eq!(
+        decode(&jwt, &t(json!({"sub":"a","exp": n + 60, "nbf": n + 30}))),
+        Err(TokenError::NotYetValid)
+    );
+    assert_eq!(
+        decode(&jwt, &t(json!({"sub":"a","exp": n + 60, "iat": n + 30}))),
+        Err(TokenError::IssuedInTheFuture)
+    );
+    assert!(
+        decode(
+            &jwt,
+            &t(json!({"sub":"a","exp": n + 60, "nbf": n, "iat": n}))
+        )
+        .is_ok()
+    );
     // With leeway, a just-expired token still passes.
     assert!(decode(&seed_jwt().leeway(30), &t(json!({"sub":"a","exp": n - 5}))).is_ok());
-    assert_eq!(decode(&jwt, &t(json!({"sub":"a","exp": "soon"}))), Err(TokenError::Malformed));
+    assert_eq!(
+        decode(&jwt, &t(json!({"sub":"a","exp": "soon"}))),
+        Err(TokenError::Malformed)
+    );
 }
 
 #[test]
 fn headers_that_must_never_verify() {
     let jwt = seed_jwt();
     let payload = json!({"sub":"a","exp": now() + 60});
-    let crit = hs256(json!({"alg":"HS256","crit":["exp"]}), payload.clone(), SECRET);
+    let crit = hs256(
+        json!({"alg":"HS256","crit":["exp"]}),
+        payload.clone(),
+        SECRET,
+    );
     assert_eq!(decode(&jwt, &crit), Err(TokenError::CriticalHeader));
     let none = format!("{}.{}.", b64(&json!({"alg":"none"})), b64(&payload));
     assert_eq!(decode(&jwt, &none), Err(TokenError::UnknownKey));
     let hs512 = hs256(json!({"alg":"HS512"}), payload.clone(), SECRET);
     assert_eq!(decode(&jwt, &hs512), Err(TokenError::UnknownKey));
-    let unknown_kid = hs256(json!({"alg":"HS256","kid":"other"}), payload.clone(), SECRET);
+    let unknown_kid = hs256(
+        json!({"alg":"HS256","kid":"other"}),
+        payload.clone(),
+        SECRET,
+    );
     assert_eq!(decode(&jwt, &unknown_kid), Err(TokenError::UnknownKey));
     let kid = jwt.keys().signing_key().kid().to_owned();
     let wrong_alg_for_kid = hs256(json!({"alg":"RS256","kid": kid}), payload.clone(), SECRET);
-    assert_eq!(decode(&jwt, &wrong_alg_for_kid), Err(TokenError::AlgorithmMismatch));
+    assert_eq!(
+        decode(&jwt, &wrong_alg_for_kid),
+        Err(TokenError::AlgorithmMismatch)
+    );
     // A jwk header carrying the attacker's own key is not used.
-    let embedded = hs256(json!({"alg":"HS256","jwk":{"kty":"oct","k":"YQ"}}), payload.clone(), b"a");
+    let embedded = hs256(
+        json!({"alg":"HS256","jwk":{"kty":"oct","k":"YQ"}}),
+        payload.clone(),
+        b"a",
+    );
     assert_eq!(decode(&jwt, &embedded), Err(TokenError::BadSignature));
-    let wrong_key = hs256(json!({"alg":"HS256"}), payload, b"another secret of thirty-two bytes!!");
+    let wrong_key = hs256(
+        json!({"alg":"HS256"}),
+        payload,
+        b"another secret of thirty-two bytes!!",
+    );
     assert_eq!(decode(&jwt, &wrong_key), Err(TokenError::BadSignature));
 }
 
 #[test]
 fn tampered_and_garbage_tokens_are_refused() {
     let jwt = seed_jwt();
-    let token = jwt.encode(&Claims::new("alice", Duration::from_secs(60))).expect("token");
+    let token = jwt
+        .encode(&Claims::new("alice", Duration::from_secs(60)))
+        .expect("token");
     let mut parts: Vec<&str> = token.split('.').collect();
     let forged = b64(&json!({"sub":"admin","exp": now() + 60}));
     parts[1] = &forged;
-    assert_eq!(decode(&jwt, &parts.join(".")), Err(TokenError::BadSignature));
-    for garbage in ["", ".", "..", "a.b.c", "a.b", "ééé.é.é", &"x".repeat(20_000), "eyJhbGciOiJIUzI1NiJ9"] {
+    assert_eq!(
+        decode(&jwt, &parts.join(".")),
+        Err(TokenError::BadSignature)
+    );
+    for garbage in [
+        "",
+        ".",
+        "..",
+        "a.b.c",
+        "a.b",
+        "ééé.é.é",
+        &"x".repeat(20_000),
+        "eyJhbGciOiJIUzI1NiJ9",
+    ] {
         assert!(decode(&jwt, garbage).is_err(), "{garbage}");
     }
 }
@@ -87,8 +157,14 @@ fn issuer_and_audience() {
     claims.aud = vec!["api".into(), "other".into()];
     let token = jwt.encode(&claims).expect("token");
     assert!(decode(&jwt, &token).is_ok());
-    assert_eq!(decode(&seed_jwt().issuer("https://other"), &token), Err(TokenError::WrongIssuer));
-    assert_eq!(decode(&seed_jwt().audience("nope"), &token), Err(TokenError::WrongAudience));
+    assert_eq!(
+        decode(&seed_jwt().issuer("https://other"), &token),
+        Err(TokenError::WrongIssuer)
+    );
+    assert_eq!(
+        decode(&seed_jwt().audience("nope"), &token),
+        Err(TokenError::WrongAudience)
+    );
     // A verifier that names no audience refuses tokens meant for some audience (RFC 7519 §4.1.3).
     assert_eq!(decode(&seed_jwt(), &token), Err(TokenError::WrongAudience));
 }
@@ -114,10 +190,14 @@ fn scopes_round_trip_in_both_formats_and_extra_claims() {
 fn rotation_keeps_old_tokens_verifying_and_signs_with_the_new_key() {
     let (first, _) = Key::generate_ed25519().expect("key");
     let mut jwt = Jwt::new(KeySet::new(first.clone()));
-    let old_token = jwt.encode(&Claims::new("a", Duration::from_secs(60))).expect("token");
+    let old_token = jwt
+        .encode(&Claims::new("a", Duration::from_secs(60)))
+        .expect("token");
     let (second, _) = Key::generate_ed25519().expect("key");
     jwt.keys_mut().rotate(second.clone());
-    let new_token = jwt.encode(&Claims::new("a", Duration::from_secs(60))).expect("token");
+    let new_token = jwt
+        .encode(&Claims::new("a", Duration::from_secs(60)))
+        .expect("token");
     let kid = |t: &str| jsonwebtoken::decode_header(t).ok().and_then(|h| h.kid);
     assert_eq!(kid(&new_token).as_deref(), Some(second.kid()));
     assert_eq!(kid(&old_token).as_deref(), Some(first.kid()));
@@ -126,7 +206,10 @@ fn rotation_keeps_old_tokens_verifying_and_signs_with_the_new_key() {
     // Once the old key is removed, its tokens stop verifying.
     assert!(jwt.keys_mut().remove(first.kid()));
     assert_eq!(decode(&jwt, &old_token), Err(TokenError::UnknownKey));
-    assert!(!jwt.keys_mut().remove(second.kid()), "the signing key cannot be removed");
+    assert!(
+        !jwt.keys_mut().remove(second.kid()),
+        "the signing key cannot be removed"
+    );
 }
 
 #[test]
@@ -134,7 +217,9 @@ fn a_token_verifies_against_the_exported_jwks() {
     let rsa_pem = {
         use rsa::pkcs8::EncodePrivateKey as _;
         let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("rsa");
-        key.to_pkcs8_pem(Default::default()).expect("pem").to_string()
+        key.to_pkcs8_pem(Default::default())
+            .expect("pem")
+            .to_string()
     };
     let keys = [
         Key::generate_ed25519().expect("ed").0,
@@ -143,12 +228,21 @@ fn a_token_verifies_against_the_exported_jwks() {
     ];
     for key in keys {
         let jwt = Jwt::new(KeySet::new(key.clone()));
-        let token = jwt.encode(&Claims::new("a", Duration::from_secs(60))).expect("token");
-        let jwks: jsonwebtoken::jwk::JwkSet = serde_json::from_value(jwt.jwks()).expect("jwks parses");
+        let token = jwt
+            .encode(&Claims::new("a", Duration::from_secs(60)))
+            .expect("token");
+        let jwks: jsonwebtoken::jwk::JwkSet =
+            serde_json::from_value(jwt.jwks()).expect("jwks parses");
         let jwk = jwks.find(key.kid()).expect("kid in jwks");
         let decoding = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("decoding key");
-        let data = jsonwebtoken::decode::<Value>(&token, &decoding, &Validation::new(key.algorithm()));
-        assert_eq!(data.expect("verifies with the JWKS").claims["sub"], "a", "{:?}", key.algorithm());
+        let data =
+            jsonwebtoken::decode::<Value>(&token, &decoding, &Validation::new(key.algorithm()));
+        assert_eq!(
+            data.expect("verifies with the JWKS").claims["sub"],
+            "a",
+            "{:?}",
+            key.algorithm()
+        );
     }
 }
 
@@ -166,16 +260,29 @@ fn a_public_key_used_as_an_hmac_secret_is_refused() {
     let jwt = Jwt::new(KeySet::new(key.clone()));
     let public = key.public_jwk().expect("jwk").to_string();
     let payload = json!({"sub":"admin","exp": now() + 60});
-    for header in [json!({"alg":"HS256","kid": key.kid()}), json!({"alg":"HS256"})] {
+    for header in [
+        json!({"alg":"HS256","kid": key.kid()}),
+        json!({"alg":"HS256"}),
+    ] {
         let forged = hs256(header, payload.clone(), public.as_bytes());
-        assert!(matches!(decode(&jwt, &forged), Err(TokenError::AlgorithmMismatch | TokenError::UnknownKey)));
+        assert!(matches!(
+            decode(&jwt, &forged),
+            Err(TokenError::AlgorithmMismatch | TokenError::UnknownKey)
+        ));
     }
 }
 
 #[test]
 fn weak_hmac_secrets_are_flagged() {
-    assert!(Key::hmac(Algorithm::HS256, b"short").expect("key").is_weak());
+    assert!(
+        Key::hmac(Algorithm::HS256, b"short")
+            .expect("key")
+            .is_weak()
+    );
     assert!(!Key::hmac(Algorithm::HS256, SECRET).expect("key").is_weak());
-    assert_eq!(Key::hmac(Algorithm::HS256, b"").err(), Some(KeyError::EmptySecret));
+    assert_eq!(
+        Key::hmac(Algorithm::HS256, b"").err(),
+        Some(KeyError::EmptySecret)
+    );
     assert!(Key::hmac(Algorithm::RS256, SECRET).is_err());
 }

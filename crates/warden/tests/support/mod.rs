@@ -121,3 +121,89 @@ pub async fn answer(response: reqwest::Response) -> (u16, Option<String>, serde_
         .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
     (status, challenge, json)
 }
+
+/// A JWT built by hand: any header, any payload, signed HMAC-SHA256 with `secret`.
+pub fn hs256(header: &serde_json::Value, payload: &serde_json::Value, secret: &[u8]) -> String {
+    use base64::Engine as _;
+    use hmac::Mac as _;
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let input = format!("{}.{}", b64(header), b64(payload));
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("hmac key");
+    mac.update(input.as_bytes());
+    let signature =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    format!("{input}.{signature}")
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// `POST /token` with a form; returns the answer and the `Cache-Control` header.
+pub async fn token(
+    ex: &Example,
+    form: &[(&str, &str)],
+) -> (u16, Option<String>, serde_json::Value, Option<String>) {
+    let response = client()
+        .post(ex.url("/token"))
+        .form(form)
+        .send()
+        .await
+        .expect("token request");
+    let cache = response
+        .headers()
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (status, challenge, body) = answer(response).await;
+    (status, challenge, body, cache)
+}
+
+/// Logs in and returns the access token.
+pub async fn login(ex: &Example, username: &str, scope: &str) -> String {
+    let (status, _, body, _) = token(
+        ex,
+        &[
+            ("username", username),
+            ("password", "secret"),
+            ("scope", scope),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+/// GET (or another method) with a bearer token.
+pub async fn with_token(
+    ex: &Example,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+) -> (u16, Option<String>, serde_json::Value) {
+    let response = client()
+        .request(method, ex.url(path))
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await
+        .expect("request");
+    answer(response).await
+}
+
+/// The payload of a JWT, unverified.
+pub fn payload(token: &str) -> serde_json::Value {
+    use base64::Engine as _;
+    let part = token.split('.').nth(1).expect("payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64");
+    serde_json::from_slice(&bytes).expect("json")
+}
