@@ -57,7 +57,9 @@ export async function authorize(page, fill) {
   await dialog.waitFor();
   await fill(dialog);
   await dialog.locator('button.authorize').first().click();
-  await dialog.locator('button.btn-done, button.close-modal').first().click();
+  // Authorized (for OAuth2: once the token request came back) when "Logout" shows.
+  await dialog.locator('button', { hasText: 'Logout' }).first().waitFor();
+  await dialog.locator('button.close-modal').click();
 }
 
 // Expands an operation, presses "Try it out" and "Execute", and returns the status shown.

@@ -34,3 +34,28 @@ test('http_basic: authorize with user and password, then the route answers 200',
     assert.equal(await tryItOut(page, 'get', '/basic-auth/'), '200');
   });
 });
+
+test('oauth2_jwt: the password flow logs in, then /users/me/ answers 200', async () => {
+  await withDocs('oauth2_jwt', { SECRET_KEY: 'browser-test-secret-of-at-least-32-bytes' }, async (page) => {
+    assert.equal(await tryItOut(page, 'get', '/users/me/'), '401');
+    await authorize(page, async (dialog) => {
+      await dialog.locator('#oauth_username').fill('johndoe');
+      await dialog.locator('#oauth_password').fill('secret');
+    });
+    assert.equal(await tryItOut(page, 'get', '/users/me/'), '200');
+    assert.equal(await tryItOut(page, 'get', '/users/me/items/'), '200');
+  });
+});
+
+test('oauth2_scopes: only the ticked scopes are granted', async () => {
+  await withDocs('oauth2_scopes', { SECRET_KEY: 'browser-test-secret-of-at-least-32-bytes' }, async (page) => {
+    await authorize(page, async (dialog) => {
+      await dialog.locator('#oauth_username').fill('alice');
+      await dialog.locator('#oauth_password').fill('secret');
+      await dialog.locator('label[for="items:read-password-checkbox-OAuth2PasswordBearer"]').click();
+    });
+    assert.equal(await tryItOut(page, 'get', '/items/'), '200');
+    assert.equal(await tryItOut(page, 'post', '/items/'), '403');
+    assert.equal(await tryItOut(page, 'get', '/users/me/'), '403');
+  });
+});
