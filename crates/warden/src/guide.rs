@@ -15,5 +15,11 @@ pub mod api_keys {}
 #[doc = include_str!("docs/guide/http_basic.md")]
 pub mod http_basic {}
 
+#[doc = include_str!("docs/guide/simple_oauth2.md")]
+pub mod simple_oauth2 {}
+
+#[doc = include_str!("docs/guide/oauth2_jwt.md")]
+pub mod oauth2_jwt {}
+
 #[doc = include_str!("docs/guide/scopes.md")]
 pub mod scopes {}

@@ -25,7 +25,7 @@
 
 use std::fmt;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -74,7 +74,8 @@ pub struct PasswordHasher {
 
 struct Inner {
     argon2: Argon2<'static>,
-    dummy_hash: String,
+    /// Made on first use, with this hasher's parameters (no 19 MiB of work at start-up).
+    dummy_hash: OnceLock<String>,
     jobs: Mutex<mpsc::Sender<Job>>,
     queue: Semaphore,
 }
@@ -116,10 +117,7 @@ impl PasswordHasher {
             let spawned = std::thread::Builder::new()
                 .name(format!("warden-hash-{i}"))
                 .spawn(move || {
-                    // The lowest priority: the runtime's threads, which answer requests, always win.
-                    let _ = thread_priority::set_current_thread_priority(
-                        thread_priority::ThreadPriority::Min,
-                    );
+                    lower_priority();
                     loop {
                         let job = match receiver.lock() {
                             Ok(receiver) => receiver.recv(),
@@ -135,17 +133,10 @@ impl PasswordHasher {
                 tracing::warn!("could not start a password hashing thread");
             }
         }
-        let mut random = Zeroizing::new([0u8; 32]);
-        rand::RngCore::fill_bytes(&mut OsRng, random.as_mut());
-        let salt = SaltString::generate(&mut OsRng);
-        let dummy_hash = argon2
-            .hash_password(random.as_ref(), &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default();
         Self {
             inner: Arc::new(Inner {
                 argon2,
-                dummy_hash,
+                dummy_hash: OnceLock::new(),
                 jobs: Mutex::new(sender),
                 // Enough queued work to keep every thread busy; callers past that wait their turn
                 // without holding memory or a blocking thread.
@@ -238,8 +229,27 @@ impl PasswordHasher {
     /// Does the work of a real verification and answers `false`: call it for an unknown user, so
     /// that the time a login takes does not tell which usernames exist.
     pub async fn verify_dummy(&self, password: &str) -> bool {
-        let dummy = self.inner.dummy_hash.clone();
-        let _ = self.verify(password, &dummy).await;
+        if password.len() > MAX_PASSWORD_BYTES {
+            return false;
+        }
+        let password = Zeroizing::new(password.to_owned());
+        let _ = self
+            .run(move |hasher| {
+                let dummy = hasher.inner.dummy_hash.get_or_init(|| {
+                    // The hash of a random password nobody knows, with the current parameters.
+                    let mut random = Zeroizing::new([0u8; 32]);
+                    rand::RngCore::fill_bytes(&mut OsRng, random.as_mut());
+                    let salt = SaltString::generate(&mut OsRng);
+                    hasher
+                        .inner
+                        .argon2
+                        .hash_password(random.as_ref(), &salt)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
+                });
+                hasher.verify_blocking(&password, dummy)
+            })
+            .await;
         false
     }
 
@@ -266,6 +276,24 @@ impl PasswordHasher {
             .send(job)
             .map_err(|_| PasswordError::Unavailable)?;
         result.await.map_err(|_| PasswordError::Unavailable)?
+    }
+}
+
+/// Puts the calling hashing thread below every normal thread: SCHED_IDLE on Linux (it runs only
+/// when no normal thread wants the CPU, and is preempted at once when one does), else the lowest
+/// nice value. Token checks on the runtime's threads then never wait for a hash.
+fn lower_priority() {
+    use thread_priority::{NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
+    #[cfg(target_os = "linux")]
+    {
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let id = thread_priority::thread_native_id();
+        if thread_priority::set_thread_priority_and_policy(id, ThreadPriority::Min, idle).is_ok() {
+            return;
+        }
+    }
+    if thread_priority::set_current_thread_priority(ThreadPriority::Min).is_err() {
+        tracing::debug!("could not lower the priority of a password hashing thread");
     }
 }
 

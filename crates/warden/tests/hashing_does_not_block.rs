@@ -34,7 +34,11 @@ impl Authenticator for User {
     type State = AppState;
     type Input = Credentials<Bearer>;
 
-    async fn authenticate(token: Credentials<Bearer>, _: &SecurityScopes, state: &AppState) -> Result<Self, AuthError> {
+    async fn authenticate(
+        token: Credentials<Bearer>,
+        _: &SecurityScopes,
+        state: &AppState,
+    ) -> Result<Self, AuthError> {
         let claims: Claims = state.jwt.decode(&token)?;
         Ok(User(claims.sub))
     }
@@ -45,18 +49,33 @@ async fn me(user: Security<User>) -> Json<Value> {
 }
 
 async fn hash(State(state): State<AppState>) -> Json<Value> {
-    let hash = state.hasher.hash("a password to hash").await.unwrap_or_default();
+    let hash = state
+        .hasher
+        .hash("a password to hash")
+        .await
+        .unwrap_or_default();
     Json(json!({ "len": hash.len() }))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jwt_requests_are_answered_while_every_hashing_thread_is_busy() {
     let key = Key::hmac(Algorithm::HS256, b"a test secret that is 32 bytes!!").expect("key");
-    let state = AppState { jwt: Arc::new(Jwt::new(KeySet::new(key))), hasher: PasswordHasher::new() };
-    let token = state.jwt.encode(&Claims::new("alice", Duration::from_secs(60))).expect("token");
-    let router = ApiRouter::new().api_route("/me", get(me)).api_route("/hash", post(hash)).with_state(state);
+    let state = AppState {
+        jwt: Arc::new(Jwt::new(KeySet::new(key))),
+        hasher: PasswordHasher::new(),
+    };
+    let token = state
+        .jwt
+        .encode(&Claims::new("alice", Duration::from_secs(60)))
+        .expect("token");
+    let router = ApiRouter::new()
+        .api_route("/me", get(me))
+        .api_route("/hash", post(hash))
+        .with_state(state);
     let (router, _) = warden::openapi::finish(router, OpenApi::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, router).await });
 
@@ -75,9 +94,17 @@ async fn jwt_requests_are_answered_while_every_hashing_thread_is_busy() {
     // Let the flood fill the hashing threads and the queue.
     tokio::time::sleep(Duration::from_millis(50)).await;
     for _ in 0..5 {
-        let response = client.get(format!("{base}/me")).bearer_auth(&token).send().await.expect("me");
+        let response = client
+            .get(format!("{base}/me"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("me");
         assert_eq!(response.status(), 200);
-        assert_eq!(response.json::<Value>().await.expect("json"), json!({"sub": "alice"}));
+        assert_eq!(
+            response.json::<Value>().await.expect("json"),
+            json!({"sub": "alice"})
+        );
     }
     let finished_meanwhile = done.load(Ordering::SeqCst);
     assert!(

@@ -21,6 +21,9 @@ pub const ACCESS_TOKEN_EXPIRE: Duration = Duration::from_secs(30 * 60);
 
 /// passlib's bcrypt hash of "secret", as stored in the FastAPI tutorial.
 const JOHNDOE_LEGACY_HASH: &str = "$2b$12$EixZaYVK1fsbw1ZfbX3OXePaWxn96p36WQoeG6Lruj3vjPGga31lW";
+/// argon2id hashes of "secret", as a real app would have them stored.
+const ALICE_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$Rwhp4sDkPJTQnqr3kK566w$92i/5dA1X1KHRmP4EbMtfaT0CIajmp1XMwQ64zPS2XI";
+const BOB_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$oDjviUxBLAkIb29T4uIjlA$9vJoweNGqOVQJAZJfWlg2zxaf1PKg5IrAXGpzVOx0r0";
 
 /// What the API shows of a user.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
@@ -101,7 +104,6 @@ impl Auth {
                     },
                 )
             };
-        let argon2 = |password: &str| hasher.hash_blocking(password).unwrap_or_default();
         let users = HashMap::from([
             seed(
                 "johndoe",
@@ -114,14 +116,14 @@ impl Auth {
                 "alice",
                 "Alice Wonderson",
                 false,
-                argon2("secret"),
+                ALICE_HASH.into(),
                 &["users:read", "items:read"],
             ),
             seed(
                 "bob",
                 "Bob Disabled",
                 true,
-                argon2("secret"),
+                BOB_HASH.into(),
                 &["users:read"],
             ),
         ]);
