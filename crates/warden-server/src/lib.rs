@@ -1,0 +1,7 @@
+//! warden's auth server: the library behind the `warden` binary.
+
+// The server is a binary with a library for its tests; its items are documented where it helps,
+// not field by field.
+#![allow(missing_docs)]
+
+pub mod store;

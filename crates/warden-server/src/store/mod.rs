@@ -1,0 +1,676 @@
+//! Storage: SQLite (embedded, the default) or PostgreSQL, chosen by the URL at start.
+//!
+//! Both go through sqlx's `Any` driver with one schema and one set of queries, so the two
+//! backends cannot drift apart: the same tests run against both. Every row belongs to a tenant.
+//! SQLite runs in WAL mode with `synchronous=FULL`, so a write that was acknowledged survives a
+//! crash or power loss.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+/// The id of the tenant every row belongs to until tenants are exposed.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// Storage errors.
+#[derive(Debug)]
+pub enum StoreError {
+    /// No such row (in this tenant).
+    NotFound,
+    /// A unique name is taken.
+    Conflict(&'static str),
+    /// The database failed.
+    Db(sqlx::Error),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotFound => f.write_str("not found"),
+            Self::Conflict(what) => write!(f, "{what} already exists"),
+            Self::Db(e) => write!(f, "database error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            e => Self::Db(e),
+        }
+    }
+}
+
+fn conflict(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Db(e),
+    }
+}
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// A new random id (128 bits, hex).
+pub fn new_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Seconds since the epoch.
+pub fn now() -> i64 {
+    warden::token::now()
+}
+
+/// A user as stored.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: String,
+    pub tenant_id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub disabled: bool,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+impl User {
+    fn from_row(row: &AnyRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            username: row.try_get("username")?,
+            email: row.try_get("email")?,
+            full_name: row.try_get("full_name")?,
+            disabled: row.try_get::<i64, _>("disabled")? != 0,
+            password_hash: row.try_get("password_hash")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+/// What a new user is made of.
+#[derive(Clone, Debug, Default)]
+pub struct NewUser {
+    pub username: String,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub password_hash: String,
+}
+
+/// A role and the scopes it grants.
+#[derive(Clone, Debug)]
+pub struct Role {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+/// An item of the protected API.
+#[derive(Clone, Debug)]
+pub struct Item {
+    pub id: String,
+    pub owner_id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Item {
+    fn from_row(row: &AnyRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            owner_id: row.try_get("owner_id")?,
+            title: row.try_get("title")?,
+            description: row.try_get("description")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        })
+    }
+}
+
+/// A stored refresh token (its hash, never the token).
+#[derive(Clone, Debug)]
+pub struct RefreshToken {
+    pub id: String,
+    pub tenant_id: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub expires_at: i64,
+}
+
+/// What happened when a refresh token was presented.
+#[derive(Debug)]
+pub enum Consumed {
+    /// It was valid and is now used: this caller, and only this one, may rotate it.
+    Fresh(RefreshToken),
+    /// It had been used (or revoked) before: a replay. Its family is now revoked.
+    Reused,
+    /// Unknown, or expired.
+    Invalid,
+}
+
+/// The database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+impl Store {
+    /// Connects to `sqlite://path` (created if missing) or `postgres://...`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let is_sqlite = url.starts_with("sqlite:");
+        let url = if is_sqlite && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_owned()
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if is_sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        // WAL lets readers run beside the writer; FULL makes each commit durable.
+                        for pragma in [
+                            "PRAGMA journal_mode = WAL",
+                            "PRAGMA synchronous = FULL",
+                            "PRAGMA foreign_keys = ON",
+                            "PRAGMA busy_timeout = 5000",
+                        ] {
+                            sqlx::query(pragma).execute(&mut *conn).await?;
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the embedded migrations.
+    pub async fn migrate(&self) -> Result<()> {
+        sqlx::migrate!("./migrations")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Db(e.into()))?;
+        self.ensure_tenant(DEFAULT_TENANT, "default").await
+    }
+
+    /// Answers when the database does.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ensure_tenant(&self, id: &str, name: &str) -> Result<()> {
+        let exists = sqlx::query("SELECT id FROM tenants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        if exists.is_none() {
+            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(id)
+                .bind(name)
+                .bind(now())
+                .execute(&self.pool)
+                .await
+                .map_err(conflict("tenant"))?;
+        }
+        Ok(())
+    }
+
+    // ---- users ----
+
+    pub async fn create_user(&self, tenant: &str, user: &NewUser) -> Result<User> {
+        let id = new_id();
+        let t = now();
+        sqlx::query(
+            "INSERT INTO users (id, tenant_id, username, email, full_name, disabled, password_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(&user.username)
+        .bind(&user.email)
+        .bind(&user.full_name)
+        .bind(&user.password_hash)
+        .bind(t)
+        .bind(t)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("user"))?;
+        self.user(tenant, &id).await
+    }
+
+    pub async fn user(&self, tenant: &str, id: &str) -> Result<User> {
+        let row = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(User::from_row(&row)?)
+    }
+
+    pub async fn user_by_username(&self, tenant: &str, username: &str) -> Result<User> {
+        let row = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 AND username = $2")
+            .bind(tenant)
+            .bind(username)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(User::from_row(&row)?)
+    }
+
+    pub async fn users(&self, tenant: &str) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT * FROM users WHERE tenant_id = $1 ORDER BY username")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(User::from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub async fn set_disabled(&self, tenant: &str, id: &str, disabled: bool) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE users SET disabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
+        )
+        .bind(i64::from(disabled))
+        .bind(now())
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        if disabled {
+            // A disabled user's refresh tokens die with the account (their access tokens expire).
+            sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+                .bind(now())
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        }
+        found(done.rows_affected())
+    }
+
+    pub async fn set_password_hash(&self, tenant: &str, id: &str, hash: &str) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE users SET password_hash = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
+        )
+        .bind(hash)
+        .bind(now())
+        .bind(tenant)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        found(done.rows_affected())
+    }
+
+    /// Replaces a hash only if it is still the one that was read (a login's rehash never
+    /// overwrites a password changed meanwhile).
+    pub async fn upgrade_password_hash(&self, id: &str, old: &str, new: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2 AND password_hash = $3")
+            .bind(new)
+            .bind(id)
+            .bind(old)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Every scope the user's roles grant, sorted, each once.
+    pub async fn user_scopes(&self, user_id: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT rs.scope FROM user_roles ur JOIN role_scopes rs ON rs.role_id = ur.role_id \
+             WHERE ur.user_id = $1 ORDER BY rs.scope",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("scope"))
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The names of the user's roles.
+    pub async fn user_roles(&self, user_id: &str) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = $1 ORDER BY r.name",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| r.try_get("name"))
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub async fn grant_role(&self, tenant: &str, user_id: &str, role: &str) -> Result<()> {
+        let role = self.role(tenant, role).await?;
+        let exists =
+            sqlx::query("SELECT 1 AS one FROM user_roles WHERE user_id = $1 AND role_id = $2")
+                .bind(user_id)
+                .bind(&role.id)
+                .fetch_optional(&self.pool)
+                .await?;
+        if exists.is_none() {
+            sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(&role.id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn revoke_role(&self, tenant: &str, user_id: &str, role: &str) -> Result<()> {
+        let role = self.role(tenant, role).await?;
+        let done = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
+            .bind(user_id)
+            .bind(&role.id)
+            .execute(&self.pool)
+            .await?;
+        found(done.rows_affected())
+    }
+
+    // ---- roles ----
+
+    pub async fn create_role(
+        &self,
+        tenant: &str,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<Role> {
+        sqlx::query("INSERT INTO roles (id, tenant_id, name, description) VALUES ($1, $2, $3, $4)")
+            .bind(new_id())
+            .bind(tenant)
+            .bind(name)
+            .bind(description)
+            .execute(&self.pool)
+            .await
+            .map_err(conflict("role"))?;
+        self.role(tenant, name).await
+    }
+
+    pub async fn role(&self, tenant: &str, name: &str) -> Result<Role> {
+        let row = sqlx::query(
+            "SELECT id, name, description FROM roles WHERE tenant_id = $1 AND name = $2",
+        )
+        .bind(tenant)
+        .bind(name)
+        .fetch_one(&self.pool)
+        .await?;
+        self.role_from_row(&row).await
+    }
+
+    async fn role_from_row(&self, row: &AnyRow) -> Result<Role> {
+        let id: String = row.try_get("id")?;
+        let scopes = sqlx::query("SELECT scope FROM role_scopes WHERE role_id = $1 ORDER BY scope")
+            .bind(&id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get("scope"))
+            .collect::<std::result::Result<_, _>>()?;
+        Ok(Role {
+            id,
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            scopes,
+        })
+    }
+
+    pub async fn roles(&self, tenant: &str) -> Result<Vec<Role>> {
+        let rows = sqlx::query(
+            "SELECT id, name, description FROM roles WHERE tenant_id = $1 ORDER BY name",
+        )
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut roles = Vec::with_capacity(rows.len());
+        for row in &rows {
+            roles.push(self.role_from_row(row).await?);
+        }
+        Ok(roles)
+    }
+
+    pub async fn grant_scope(&self, tenant: &str, role: &str, scope: &str) -> Result<()> {
+        let role = self.role(tenant, role).await?;
+        if !role.scopes.iter().any(|s| s == scope) {
+            sqlx::query("INSERT INTO role_scopes (role_id, scope) VALUES ($1, $2)")
+                .bind(&role.id)
+                .bind(scope)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    // ---- refresh tokens ----
+
+    pub async fn insert_refresh_token(&self, token_hash: &str, token: &RefreshToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (id, tenant_id, token_hash, family_id, user_id, scope, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&token.id)
+        .bind(&token.tenant_id)
+        .bind(token_hash)
+        .bind(&token.family_id)
+        .bind(&token.user_id)
+        .bind(&token.scope)
+        .bind(now())
+        .bind(token.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a refresh token used, atomically: of several requests presenting the same token at
+    /// once, exactly one gets [`Consumed::Fresh`]. A token presented again revokes its whole
+    /// family (RFC 9700 §4.14.2: the legitimate client and an attacker cannot be told apart).
+    pub async fn consume_refresh_token(&self, token_hash: &str) -> Result<Consumed> {
+        let t = now();
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET used_at = $1 \
+             WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(t)
+        .bind(token_hash)
+        .bind(t)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query(
+            "SELECT id, tenant_id, family_id, user_id, scope, expires_at, used_at, revoked_at \
+             FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else {
+            return Ok(Consumed::Invalid);
+        };
+        let token = RefreshToken {
+            id: row.try_get("id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            family_id: row.try_get("family_id")?,
+            user_id: row.try_get("user_id")?,
+            scope: row.try_get("scope")?,
+            expires_at: row.try_get("expires_at")?,
+        };
+        if won.rows_affected() == 1 {
+            return Ok(Consumed::Fresh(token));
+        }
+        let used: Option<i64> = row.try_get("used_at")?;
+        let revoked: Option<i64> = row.try_get("revoked_at")?;
+        if used.is_some() || revoked.is_some() {
+            self.revoke_family(&token.family_id).await?;
+            return Ok(Consumed::Reused);
+        }
+        Ok(Consumed::Invalid)
+    }
+
+    pub async fn revoke_family(&self, family_id: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE family_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(family_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    // ---- items ----
+
+    pub async fn items(&self, tenant: &str, owner: &str) -> Result<Vec<Item>> {
+        let rows = sqlx::query(
+            "SELECT * FROM items WHERE tenant_id = $1 AND owner_id = $2 ORDER BY created_at, id",
+        )
+        .bind(tenant)
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(Item::from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub async fn item(&self, tenant: &str, owner: &str, id: &str) -> Result<Item> {
+        let row =
+            sqlx::query("SELECT * FROM items WHERE tenant_id = $1 AND owner_id = $2 AND id = $3")
+                .bind(tenant)
+                .bind(owner)
+                .bind(id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(Item::from_row(&row)?)
+    }
+
+    pub async fn create_item(
+        &self,
+        tenant: &str,
+        owner: &str,
+        title: &str,
+        description: Option<&str>,
+    ) -> Result<Item> {
+        let id = new_id();
+        let t = now();
+        sqlx::query(
+            "INSERT INTO items (id, tenant_id, owner_id, title, description, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(owner)
+        .bind(title)
+        .bind(description)
+        .bind(t)
+        .bind(t)
+        .execute(&self.pool)
+        .await?;
+        self.item(tenant, owner, &id).await
+    }
+
+    pub async fn update_item(
+        &self,
+        tenant: &str,
+        owner: &str,
+        id: &str,
+        title: &str,
+        description: Option<&str>,
+    ) -> Result<Item> {
+        let done = sqlx::query(
+            "UPDATE items SET title = $1, description = $2, updated_at = $3 \
+             WHERE tenant_id = $4 AND owner_id = $5 AND id = $6",
+        )
+        .bind(title)
+        .bind(description)
+        .bind(now())
+        .bind(tenant)
+        .bind(owner)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        found(done.rows_affected())?;
+        self.item(tenant, owner, id).await
+    }
+
+    pub async fn delete_item(&self, tenant: &str, owner: &str, id: &str) -> Result<()> {
+        let done =
+            sqlx::query("DELETE FROM items WHERE tenant_id = $1 AND owner_id = $2 AND id = $3")
+                .bind(tenant)
+                .bind(owner)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        found(done.rows_affected())
+    }
+}
+
+/// Databases for tests: a fresh SQLite file, and a fresh PostgreSQL database on the server that
+/// `WARDEN_TEST_DATABASE_URL` names (when it is set), each migrated.
+#[doc(hidden)]
+pub mod testing {
+    use super::Store;
+
+    /// `sqlite://` URL of a new file in the temp directory.
+    pub fn sqlite_url() -> String {
+        let dir = std::env::temp_dir().join(format!("warden-test-{}", super::new_id()));
+        let _ = std::fs::create_dir_all(&dir);
+        format!("sqlite://{}", dir.join("warden.db").display())
+    }
+
+    /// A new, empty database on the PostgreSQL server of `WARDEN_TEST_DATABASE_URL`.
+    pub async fn postgres_url() -> Option<String> {
+        let base = std::env::var("WARDEN_TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())?;
+        let name = format!("warden_test_{}", &super::new_id()[..16]);
+        let admin = Store::connect(&base)
+            .await
+            .expect("WARDEN_TEST_DATABASE_URL must be reachable");
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&admin.pool)
+            .await
+            .expect("create database");
+        admin.pool.close().await;
+        let (prefix, _) = base
+            .rsplit_once('/')
+            .expect("a database URL ends with /name");
+        Some(format!("{prefix}/{name}"))
+    }
+
+    /// Every backend to test: SQLite always, PostgreSQL when configured.
+    pub async fn backends() -> Vec<(&'static str, String)> {
+        let mut urls = vec![("sqlite", sqlite_url())];
+        if let Some(url) = postgres_url().await {
+            urls.push(("postgres", url));
+        }
+        urls
+    }
+}
+
+fn found(rows: u64) -> Result<()> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
