@@ -4,4 +4,10 @@
 // not field by field.
 #![allow(missing_docs)]
 
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod keys;
+pub mod oauth;
 pub mod store;

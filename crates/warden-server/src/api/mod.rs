@@ -1,0 +1,333 @@
+//! The protected API: `/users/me` and items owned by their user. Every route names its security
+//! with warden's extractors, which also document it.
+//!
+//! Errors follow RFC 6750 §3: a missing token is `401` with a bare `Bearer` challenge, a bad one
+//! `401` with `error="invalid_token"`, a token without the route's scope `403` with
+//! `error="insufficient_scope"` and the `scope` it needed.
+
+use aide::axum::ApiRouter;
+use aide::axum::routing::get;
+use aide::generate::GenContext;
+use aide::openapi::Operation;
+use aide::operation::OperationInput;
+use axum::Json;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use warden::scheme::OAuth2PasswordBearer;
+use warden::token::Claims;
+use warden::{AuthError, Authenticator, Challenge, Credentials, Security, SecurityScopes};
+
+use crate::app::App;
+use crate::oauth::TenantClaim;
+use crate::store::{self, StoreError};
+
+/// Every scope warden knows.
+pub const SCOPES: [(&str, &str); 5] = [
+    ("users:read", "Read your own profile."),
+    ("users:write", "Change your own profile."),
+    ("items:read", "Read your items."),
+    ("items:write", "Create, change and delete your items."),
+    ("admin", "Administer users, roles and clients."),
+];
+
+warden::security_scheme! {
+    /// Access tokens from `POST /token`.
+    pub OAuth2: OAuth2PasswordBearer = SCOPES
+        .iter()
+        .fold(OAuth2PasswordBearer::new("/token"), |scheme, (name, text)| scheme.scope(*name, *text))
+        .description("Log in with a username and password (the password grant) to get an access token.");
+}
+
+warden::scopes! {
+    pub ItemsRead = ["items:read"];
+    pub ItemsWrite = ["items:write"];
+}
+
+/// The caller an access token names. Verifying it is a signature and claim check: no I/O.
+pub struct Caller {
+    pub user_id: String,
+    pub tenant_id: String,
+    pub scopes: Vec<String>,
+}
+
+fn challenge(error: &str, scopes: &SecurityScopes) -> Challenge {
+    let challenge = Challenge::bearer().param("error", error);
+    if scopes.is_empty() {
+        challenge
+    } else {
+        challenge.param("scope", &scopes.scope_str())
+    }
+}
+
+fn invalid_token(scopes: &SecurityScopes) -> AuthError {
+    AuthError::unauthorized(
+        "Could not validate credentials",
+        challenge("invalid_token", scopes),
+    )
+}
+
+impl Authenticator for Caller {
+    type State = App;
+    type Input = Credentials<OAuth2>;
+
+    async fn authenticate(
+        token: Credentials<OAuth2>,
+        scopes: &SecurityScopes,
+        app: &App,
+    ) -> Result<Self, AuthError> {
+        let claims: Claims<TenantClaim> = app
+            .jwt
+            .load()
+            .decode(&token)
+            .map_err(|_| invalid_token(scopes))?;
+        if !claims.has_scopes(scopes.scopes().iter().copied()) {
+            return Err(AuthError::forbidden("Not enough permissions")
+                .with_challenge(challenge("insufficient_scope", scopes)));
+        }
+        Ok(Caller {
+            user_id: claims.sub,
+            tenant_id: claims.extra.tid,
+            scopes: claims.scopes,
+        })
+    }
+}
+
+/// An API error: a status and `{"detail"}`.
+#[derive(Debug)]
+pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    fn not_found(what: &str) -> Self {
+        Self(StatusCode::NOT_FOUND, format!("{what} not found"))
+    }
+
+    fn invalid(detail: impl Into<String>) -> Self {
+        Self(StatusCode::UNPROCESSABLE_ENTITY, detail.into())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::not_found("Item"),
+            StoreError::Conflict(what) => {
+                Self(StatusCode::CONFLICT, format!("{what} already exists"))
+            }
+            StoreError::Db(e) => {
+                tracing::error!(error = %e, "database error");
+                Self(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database is unavailable".into(),
+                )
+            }
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        Self(e.status(), e.detail().to_owned())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "detail": self.1 }))).into_response()
+    }
+}
+
+impl aide::OperationOutput for ApiError {
+    type Inner = Self;
+}
+
+/// A JSON body whose errors are JSON too: `{"detail"}` with 400 (syntax), 415 (not JSON),
+/// 422 (wrong fields) or 413 (too large).
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError(rejection.status(), rejection.body_text())),
+        }
+    }
+}
+
+impl<T: JsonSchema> OperationInput for ApiJson<T> {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        Json::<T>::operation_input(ctx, operation);
+    }
+}
+
+/// The caller's profile.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Me {
+    pub id: String,
+    pub username: String,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub disabled: bool,
+    /// The roles the user holds.
+    pub roles: Vec<String>,
+    /// The scopes of the token used for this request.
+    pub scopes: Vec<String>,
+}
+
+async fn read_users_me(
+    State(app): State<App>,
+    caller: Security<Caller>,
+) -> Result<Json<Me>, ApiError> {
+    let user = match app.store.user(&caller.tenant_id, &caller.user_id).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => return Err(invalid_token(&SecurityScopes::default()).into()),
+        Err(e) => return Err(e.into()),
+    };
+    let roles = app.store.user_roles(&user.id).await?;
+    Ok(Json(Me {
+        id: user.id,
+        username: user.username,
+        email: user.email,
+        full_name: user.full_name,
+        disabled: user.disabled,
+        roles,
+        scopes: caller.0.scopes,
+    }))
+}
+
+/// An item.
+#[derive(Serialize, Deserialize, JsonSchema)]
+pub struct Item {
+    pub id: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl From<store::Item> for Item {
+    fn from(i: store::Item) -> Self {
+        Self {
+            id: i.id,
+            title: i.title,
+            description: i.description,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+/// What a client sends to create or replace an item.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemInput {
+    /// 1 to 200 characters.
+    pub title: String,
+    /// At most 2000 characters.
+    pub description: Option<String>,
+}
+
+impl ItemInput {
+    fn validate(&self) -> Result<(), ApiError> {
+        let title = self.title.trim();
+        if title.is_empty() || title.chars().count() > 200 {
+            return Err(ApiError::invalid("title must be 1 to 200 characters"));
+        }
+        if self
+            .description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > 2000)
+        {
+            return Err(ApiError::invalid(
+                "description must be at most 2000 characters",
+            ));
+        }
+        Ok(())
+    }
+}
+
+async fn list_items(
+    State(app): State<App>,
+    caller: Security<Caller, ItemsRead>,
+) -> Result<Json<Vec<Item>>, ApiError> {
+    let items = app.store.items(&caller.tenant_id, &caller.user_id).await?;
+    Ok(Json(items.into_iter().map(Item::from).collect()))
+}
+
+async fn create_item(
+    State(app): State<App>,
+    caller: Security<Caller, ItemsWrite>,
+    ApiJson(input): ApiJson<ItemInput>,
+) -> Result<(StatusCode, Json<Item>), ApiError> {
+    input.validate()?;
+    let item = app
+        .store
+        .create_item(
+            &caller.tenant_id,
+            &caller.user_id,
+            input.title.trim(),
+            input.description.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(item.into())))
+}
+
+async fn read_item(
+    State(app): State<App>,
+    caller: Security<Caller, ItemsRead>,
+    Path(id): Path<String>,
+) -> Result<Json<Item>, ApiError> {
+    Ok(Json(
+        app.store
+            .item(&caller.tenant_id, &caller.user_id, &id)
+            .await?
+            .into(),
+    ))
+}
+
+async fn update_item(
+    State(app): State<App>,
+    caller: Security<Caller, ItemsWrite>,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ItemInput>,
+) -> Result<Json<Item>, ApiError> {
+    input.validate()?;
+    let item = app
+        .store
+        .update_item(
+            &caller.tenant_id,
+            &caller.user_id,
+            &id,
+            input.title.trim(),
+            input.description.as_deref(),
+        )
+        .await?;
+    Ok(Json(item.into()))
+}
+
+async fn delete_item(
+    State(app): State<App>,
+    caller: Security<Caller, ItemsWrite>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    app.store
+        .delete_item(&caller.tenant_id, &caller.user_id, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The API routes.
+pub fn routes() -> ApiRouter<App> {
+    ApiRouter::new()
+        .api_route("/users/me", get(read_users_me))
+        .api_route("/items", get(list_items).post(create_item))
+        .api_route(
+            "/items/{id}",
+            get(read_item).put(update_item).delete(delete_item),
+        )
+}

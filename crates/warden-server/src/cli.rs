@@ -1,0 +1,427 @@
+//! The command line: `warden serve` (the default), and the commands that manage users, roles,
+//! the database and the signing keys.
+
+use std::io::BufRead as _;
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
+use warden::password::PasswordHasher;
+
+use crate::app::{open_store, random_password};
+use crate::config::{ServeArgs, Settings, StorageArgs};
+use crate::keys::{self, KeyDir, KeyStatus};
+use crate::store::{DEFAULT_TENANT, NewUser, Store, StoreError};
+
+/// warden: an OAuth2 auth server that runs on an embedded SQLite database, or on PostgreSQL.
+///
+/// With no command, `warden` runs `warden serve`. Settings come from flags, then WARDEN_*
+/// environment variables, then the TOML file given by --config.
+#[derive(Parser, Debug)]
+#[command(name = "warden", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (the default command).
+    Serve(ServeArgs),
+    /// Add, list and change users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Add and list roles, and the scopes they grant.
+    #[command(subcommand)]
+    Role(RoleCommand),
+    /// Apply the database migrations (the server also does at start).
+    Migrate,
+    /// List or rotate the signing keys in the data directory.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Add a user. Without --password-stdin a password is generated and shown once.
+    Add {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        full_name: Option<String>,
+        /// Roles to give the user (repeatable) [default: user].
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the users.
+    List,
+    /// Show one user, with roles and scopes.
+    Show { username: String },
+    /// Disable a user: no more logins or refreshes (issued access tokens expire on their own).
+    Disable { username: String },
+    /// Enable a disabled user.
+    Enable { username: String },
+    /// Set a user's password (from standard input with --password-stdin, else generated).
+    SetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Give a user a role.
+    Grant { username: String, role: String },
+    /// Take a role from a user.
+    Revoke { username: String, role: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RoleCommand {
+    /// Add a role.
+    Add {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// Scopes the role grants (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// List the roles and their scopes.
+    List,
+    /// Let a role grant one more scope.
+    GrantScope { role: String, scope: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// List the signing keys and what each one does now.
+    List {
+        /// The access token lifetime the server uses, in seconds.
+        #[arg(long, env = "WARDEN_ACCESS_TOKEN_TTL", default_value_t = 900)]
+        access_token_ttl: u64,
+    },
+    /// Make a new signing key. The old one keeps verifying until its tokens have expired; a
+    /// running server picks the new key up within 30 seconds.
+    Rotate,
+}
+
+/// Runs the command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => serve(&cli.storage, &ServeArgs::default()).await,
+        Some(Command::Serve(args)) => serve(&cli.storage, &args).await,
+        Some(Command::Migrate) => {
+            let storage = cli.storage.resolve()?;
+            open_store(&storage).await?;
+            println!("database is up to date: {}", redact(&storage.database_url));
+            Ok(())
+        }
+        Some(Command::User(command)) => {
+            user(&open_store(&cli.storage.resolve()?).await?, command).await
+        }
+        Some(Command::Role(command)) => {
+            role(&open_store(&cli.storage.resolve()?).await?, command).await
+        }
+        Some(Command::Keys(command)) => keys_command(&cli.storage, command),
+    }
+}
+
+async fn serve(storage: &StorageArgs, args: &ServeArgs) -> anyhow::Result<()> {
+    crate::app::serve(Settings::resolve(storage, args)?).await
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn check_username(username: &str) -> anyhow::Result<()> {
+    if username.is_empty()
+        || username.chars().count() > 64
+        || username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        bail!("a username is 1 to 64 characters, without spaces");
+    }
+    Ok(())
+}
+
+fn check_scope(scope: &str) -> anyhow::Result<()> {
+    if !crate::api::SCOPES.iter().any(|(name, _)| *name == scope) {
+        let known: Vec<&str> = crate::api::SCOPES.iter().map(|(name, _)| *name).collect();
+        bail!(
+            "unknown scope {scope:?}; the scopes are {}",
+            known.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The password from standard input, or a generated one (printed once).
+fn new_password(from_stdin: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
+    if !from_stdin {
+        let password = random_password();
+        println!("password: {password}   (generated; shown once)");
+        return Ok(zeroize::Zeroizing::new(password));
+    }
+    let mut line = zeroize::Zeroizing::new(String::new());
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from standard input")?;
+    let password = zeroize::Zeroizing::new(line.trim_end_matches(['\r', '\n']).to_owned());
+    if password.is_empty() {
+        bail!("the password on standard input is empty");
+    }
+    if password.len() > warden::password::MAX_PASSWORD_BYTES {
+        bail!(
+            "a password is at most {} bytes",
+            warden::password::MAX_PASSWORD_BYTES
+        );
+    }
+    Ok(password)
+}
+
+fn not_found(what: &str, name: &str) -> impl FnOnce(StoreError) -> anyhow::Error {
+    let message = format!("no {what} named {name:?}");
+    move |e| match e {
+        StoreError::NotFound => anyhow::anyhow!(message),
+        e => e.into(),
+    }
+}
+
+async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
+    let find = |username: String| async move {
+        store
+            .user_by_username(DEFAULT_TENANT, &username)
+            .await
+            .map_err(not_found("user", &username))
+    };
+    match command {
+        UserCommand::Add {
+            username,
+            email,
+            full_name,
+            roles,
+            password_stdin,
+        } => {
+            check_username(&username)?;
+            let roles = if roles.is_empty() {
+                vec!["user".to_owned()]
+            } else {
+                roles
+            };
+            for role in &roles {
+                store
+                    .role(DEFAULT_TENANT, role)
+                    .await
+                    .map_err(not_found("role", role))?;
+            }
+            let password = new_password(password_stdin)?;
+            let password_hash = PasswordHasher::new().hash(&password).await?;
+            let user = store
+                .create_user(
+                    DEFAULT_TENANT,
+                    &NewUser {
+                        username,
+                        email,
+                        full_name,
+                        password_hash,
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => anyhow::anyhow!("that username is taken"),
+                    e => e.into(),
+                })?;
+            for role in &roles {
+                store.grant_role(DEFAULT_TENANT, &user.id, role).await?;
+            }
+            println!(
+                "added {} ({}) with roles {}",
+                user.username,
+                user.id,
+                roles.join(", ")
+            );
+        }
+        UserCommand::List => {
+            println!("{:<24} {:<34} {:<9} roles", "username", "id", "status");
+            for user in store.users(DEFAULT_TENANT).await? {
+                let roles = store.user_roles(&user.id).await?;
+                let status = if user.disabled { "disabled" } else { "active" };
+                println!(
+                    "{:<24} {:<34} {:<9} {}",
+                    user.username,
+                    user.id,
+                    status,
+                    roles.join(",")
+                );
+            }
+        }
+        UserCommand::Show { username } => {
+            let user = find(username).await?;
+            println!("username:  {}", user.username);
+            println!("id:        {}", user.id);
+            println!("email:     {}", user.email.as_deref().unwrap_or("-"));
+            println!("full name: {}", user.full_name.as_deref().unwrap_or("-"));
+            println!(
+                "status:    {}",
+                if user.disabled { "disabled" } else { "active" }
+            );
+            println!(
+                "roles:     {}",
+                store.user_roles(&user.id).await?.join(", ")
+            );
+            println!(
+                "scopes:    {}",
+                store.user_scopes(&user.id).await?.join(" ")
+            );
+        }
+        UserCommand::Disable { username } => {
+            let user = find(username).await?;
+            store.set_disabled(DEFAULT_TENANT, &user.id, true).await?;
+            println!(
+                "disabled {}; their refresh tokens are revoked",
+                user.username
+            );
+        }
+        UserCommand::Enable { username } => {
+            let user = find(username).await?;
+            store.set_disabled(DEFAULT_TENANT, &user.id, false).await?;
+            println!("enabled {}", user.username);
+        }
+        UserCommand::SetPassword {
+            username,
+            password_stdin,
+        } => {
+            let user = find(username).await?;
+            let password = new_password(password_stdin)?;
+            let hash = PasswordHasher::new().hash(&password).await?;
+            store
+                .set_password_hash(DEFAULT_TENANT, &user.id, &hash)
+                .await?;
+            println!("password of {} changed", user.username);
+        }
+        UserCommand::Grant { username, role } => {
+            let user = find(username).await?;
+            store
+                .grant_role(DEFAULT_TENANT, &user.id, &role)
+                .await
+                .map_err(not_found("role", &role))?;
+            println!("{} now has the role {role}", user.username);
+        }
+        UserCommand::Revoke { username, role } => {
+            let user = find(username).await?;
+            store
+                .revoke_role(DEFAULT_TENANT, &user.id, &role)
+                .await
+                .map_err(not_found("role held by the user", &role))?;
+            println!("{} no longer has the role {role}", user.username);
+        }
+    }
+    Ok(())
+}
+
+async fn role(store: &Store, command: RoleCommand) -> anyhow::Result<()> {
+    match command {
+        RoleCommand::Add {
+            name,
+            description,
+            scopes,
+        } => {
+            check_username(&name).context("role name")?;
+            for scope in &scopes {
+                check_scope(scope)?;
+            }
+            store
+                .create_role(DEFAULT_TENANT, &name, description.as_deref())
+                .await
+                .map_err(|e| match e {
+                    StoreError::Conflict(_) => anyhow::anyhow!("a role named {name:?} exists"),
+                    e => e.into(),
+                })?;
+            for scope in &scopes {
+                store.grant_scope(DEFAULT_TENANT, &name, scope).await?;
+            }
+            println!(
+                "added role {name} granting {}",
+                if scopes.is_empty() {
+                    "no scope yet".into()
+                } else {
+                    scopes.join(" ")
+                }
+            );
+        }
+        RoleCommand::List => {
+            println!("{:<16} {:<48} description", "role", "scopes");
+            for role in store.roles(DEFAULT_TENANT).await? {
+                println!(
+                    "{:<16} {:<48} {}",
+                    role.name,
+                    role.scopes.join(" "),
+                    role.description.unwrap_or_default()
+                );
+            }
+        }
+        RoleCommand::GrantScope { role, scope } => {
+            check_scope(&scope)?;
+            store
+                .grant_scope(DEFAULT_TENANT, &role, &scope)
+                .await
+                .map_err(not_found("role", &role))?;
+            println!("role {role} now grants {scope}");
+        }
+    }
+    Ok(())
+}
+
+fn keys_command(storage: &StorageArgs, command: KeysCommand) -> anyhow::Result<()> {
+    let dir = KeyDir::new(&storage.resolve()?.data_dir);
+    match command {
+        KeysCommand::List { access_token_ttl } => {
+            let stored = dir.load()?;
+            if stored.is_empty() {
+                println!(
+                    "no signing key yet: `warden keys rotate` makes one (and `warden serve` does in development)"
+                );
+            }
+            println!("{:<46} {:<6} {:<12} status", "kid", "alg", "created");
+            for (key, status) in stored.iter().zip(keys::statuses(
+                &stored,
+                access_token_ttl,
+                crate::store::now(),
+            )) {
+                let status = match status {
+                    KeyStatus::Signing => "signing".to_owned(),
+                    KeyStatus::Verifying { until } => format!("verifying until {until}"),
+                    KeyStatus::Retired => "retired".to_owned(),
+                };
+                println!(
+                    "{:<46} {:<6?} {:<12} {status}",
+                    key.key.kid(),
+                    key.key.algorithm(),
+                    key.created
+                );
+            }
+        }
+        KeysCommand::Rotate => {
+            let key = dir.generate()?;
+            println!("new signing key {} ({})", key.key.kid(), key.path.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,358 @@
+//! The token endpoint (RFC 6749 §3.2): the password grant (§4.3) and refresh tokens (§6), with
+//! rotation and reuse detection (RFC 9700 §4.14.2).
+//!
+//! OAuth2 clients parse §5.2 errors, so every failure here is a §5.2 answer (never FastAPI's 422):
+//! `400 {"error": "...", "error_description": "..."}`, or 401 `invalid_client`.
+
+mod form;
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderValue, StatusCode, header};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
+use warden::token::Claims;
+
+pub use self::form::TokenForm;
+use crate::app::App;
+use crate::store::{Consumed, DEFAULT_TENANT, RefreshToken, StoreError, User, new_id};
+
+/// An RFC 6749 §5.2 error.
+#[derive(Debug)]
+pub struct OAuthError {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            error,
+            description: description.into(),
+        }
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new("invalid_request", description)
+    }
+
+    pub fn invalid_grant(description: impl Into<String>) -> Self {
+        Self::new("invalid_grant", description)
+    }
+
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new("invalid_scope", description)
+    }
+
+    pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
+        Self::new("unsupported_grant_type", description)
+    }
+
+    /// §5.2: client authentication failed; 401 with a `Basic` challenge.
+    pub fn invalid_client(description: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::UNAUTHORIZED,
+            ..Self::new("invalid_client", description)
+        }
+    }
+
+    fn server_error() -> Self {
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            ..Self::new("server_error", "the server could not answer")
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store error on the token endpoint");
+        Self::server_error()
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            error: &'a str,
+            error_description: &'a str,
+        }
+        let mut response = (
+            self.status,
+            no_store(),
+            Json(Body {
+                error: self.error,
+                error_description: &self.description,
+            }),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"warden\""),
+            );
+        }
+        response
+    }
+}
+
+impl aide::OperationOutput for OAuthError {
+    type Inner = Self;
+}
+
+/// §5.1: token answers must not be cached.
+fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+    [
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        (header::PRAGMA, HeaderValue::from_static("no-cache")),
+    ]
+}
+
+/// A successful token answer (RFC 6749 §5.1).
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    /// Always `bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires (`exp` - `iat`).
+    pub expires_in: u64,
+    /// A one-time refresh token: each use returns a new one.
+    pub refresh_token: String,
+    /// The granted scopes, space-separated.
+    pub scope: String,
+}
+
+/// An answer with `Cache-Control: no-store`.
+pub struct Tokens(TokenResponse);
+
+impl IntoResponse for Tokens {
+    fn into_response(self) -> Response {
+        (no_store(), Json(self.0)).into_response()
+    }
+}
+
+impl aide::OperationOutput for Tokens {
+    type Inner = TokenResponse;
+
+    fn operation_response(
+        ctx: &mut aide::generate::GenContext,
+        op: &mut aide::openapi::Operation,
+    ) -> Option<aide::openapi::Response> {
+        Json::<TokenResponse>::operation_response(ctx, op)
+    }
+
+    fn inferred_responses(
+        ctx: &mut aide::generate::GenContext,
+        op: &mut aide::openapi::Operation,
+    ) -> Vec<(Option<u16>, aide::openapi::Response)> {
+        Json::<TokenResponse>::inferred_responses(ctx, op)
+    }
+}
+
+/// The digest a refresh token is stored under. Tokens are 256 random bits, so a plain SHA-256
+/// cannot be reversed or guessed; a leaked table gives no usable token.
+pub fn refresh_token_digest(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
+fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `POST /token`.
+pub async fn token(State(app): State<App>, form: TokenForm) -> Result<Tokens, OAuthError> {
+    form.check_client()?;
+    match form.grant_type.as_deref() {
+        None => Err(OAuthError::invalid_request("grant_type is required")),
+        Some("password") => password_grant(&app, &form).await,
+        Some("refresh_token") => refresh_grant(&app, &form).await,
+        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
+            "grant_type {other:?} is not supported; use password or refresh_token"
+        ))),
+    }
+}
+
+fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OAuthError> {
+    value
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request(format!("{name} is required")))
+}
+
+/// §4.3: the same answer, after the same work, for an unknown user, a wrong password and a
+/// disabled account.
+async fn password_grant(app: &App, form: &TokenForm) -> Result<Tokens, OAuthError> {
+    let username = required(&form.username, "username")?;
+    let password = required(&form.password, "password")?;
+    let refused = || OAuthError::invalid_grant("invalid username or password");
+    let user = match app.store.user_by_username(DEFAULT_TENANT, username).await {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => {
+            app.hasher.verify_dummy(password).await;
+            return Err(refused());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !app
+        .hasher
+        .verify(password, &user.password_hash)
+        .await
+        .unwrap_or(false)
+    {
+        return Err(refused());
+    }
+    if user.disabled {
+        return Err(refused());
+    }
+    if app.hasher.needs_rehash(&user.password_hash) {
+        if let Ok(upgraded) = app.hasher.hash(password).await {
+            app.store
+                .upgrade_password_hash(&user.id, &user.password_hash, &upgraded)
+                .await?;
+        }
+    }
+    let allowed = app.store.user_scopes(&user.id).await?;
+    let scopes = match &form.scopes {
+        // None requested: everything the user's roles grant.
+        None => allowed,
+        Some(requested) => {
+            let granted: Vec<String> = requested
+                .iter()
+                .filter(|s| allowed.contains(s))
+                .cloned()
+                .collect();
+            if granted.is_empty() {
+                return Err(OAuthError::invalid_scope(
+                    "none of the requested scopes is granted to this user",
+                ));
+            }
+            granted
+        }
+    };
+    issue(app, &user, scopes, new_id()).await
+}
+
+/// §6: a refresh token is used once; the new one keeps the original grant's scope, and the
+/// access token may only narrow it.
+async fn refresh_grant(app: &App, form: &TokenForm) -> Result<Tokens, OAuthError> {
+    let presented = required(&form.refresh_token, "refresh_token")?;
+    let stored = match app
+        .store
+        .consume_refresh_token(&refresh_token_digest(presented))
+        .await?
+    {
+        Consumed::Fresh(stored) => stored,
+        Consumed::Reused => {
+            tracing::warn!("refresh token reuse detected; its family is revoked");
+            return Err(OAuthError::invalid_grant(
+                "refresh token already used; every token of its grant is revoked",
+            ));
+        }
+        Consumed::Invalid => {
+            return Err(OAuthError::invalid_grant(
+                "refresh token is invalid or expired",
+            ));
+        }
+    };
+    let user = match app.store.user(&stored.tenant_id, &stored.user_id).await {
+        Ok(user) if !user.disabled => user,
+        Ok(_) | Err(StoreError::NotFound) => {
+            app.store.revoke_family(&stored.family_id).await?;
+            return Err(OAuthError::invalid_grant(
+                "the user of this grant is disabled or gone",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let original: Vec<String> = stored.scope.split_whitespace().map(str::to_owned).collect();
+    if let Some(requested) = &form.scopes {
+        if let Some(extra) = requested.iter().find(|s| !original.contains(s)) {
+            return Err(OAuthError::invalid_scope(format!(
+                "scope {extra:?} was not part of the original grant"
+            )));
+        }
+    }
+    // Roles may have changed since the grant: never more than the user holds now.
+    let current = app.store.user_scopes(&user.id).await?;
+    let grant: Vec<String> = original
+        .into_iter()
+        .filter(|s| current.contains(s))
+        .collect();
+    let access: Vec<String> = match &form.scopes {
+        Some(requested) => requested
+            .iter()
+            .filter(|s| grant.contains(s))
+            .cloned()
+            .collect(),
+        None => grant.clone(),
+    };
+    issue_with_grant(app, &user, access, grant, stored.family_id).await
+}
+
+async fn issue(
+    app: &App,
+    user: &User,
+    scopes: Vec<String>,
+    family: String,
+) -> Result<Tokens, OAuthError> {
+    issue_with_grant(app, user, scopes.clone(), scopes, family).await
+}
+
+/// Signs an access token for `access` scopes and stores a refresh token for the `grant`.
+async fn issue_with_grant(
+    app: &App,
+    user: &User,
+    access: Vec<String>,
+    grant: Vec<String>,
+    family_id: String,
+) -> Result<Tokens, OAuthError> {
+    let claims = Claims::with_extra(
+        &user.id,
+        Duration::from_secs(app.access_ttl),
+        TenantClaim {
+            tid: user.tenant_id.clone(),
+        },
+    )
+    .with_scopes(access.iter().cloned())
+    .with_jti(new_id());
+    let expires_in = (claims.exp - claims.iat.unwrap_or(claims.exp)).max(0) as u64;
+    let access_token = app.jwt.load().encode(&claims).map_err(|e| {
+        tracing::error!(error = %e, "cannot sign an access token");
+        OAuthError::server_error()
+    })?;
+    let refresh_token = new_refresh_token();
+    let stored = RefreshToken {
+        id: new_id(),
+        tenant_id: user.tenant_id.clone(),
+        family_id,
+        user_id: user.id.clone(),
+        scope: grant.join(" "),
+        expires_at: crate::store::now() + app.refresh_ttl as i64,
+    };
+    app.store
+        .insert_refresh_token(&refresh_token_digest(&refresh_token), &stored)
+        .await?;
+    Ok(Tokens(TokenResponse {
+        access_token,
+        token_type: "bearer".into(),
+        expires_in,
+        refresh_token,
+        scope: access.join(" "),
+    }))
+}
+
+/// The tenant claim of warden's access tokens.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TenantClaim {
+    pub tid: String,
+}

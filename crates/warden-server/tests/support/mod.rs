@@ -1,0 +1,138 @@
+//! Runs the real `warden` binary on 127.0.0.1:0, on SQLite and (when `WARDEN_TEST_DATABASE_URL`
+//! is set) PostgreSQL, and drives it over HTTP and its command line.
+
+#![allow(dead_code)] // each test file uses the part it needs
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
+/// A running server, killed when dropped.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub backend: &'static str,
+    data_dir: PathBuf,
+    database_url: String,
+}
+
+/// Every backend to run a test against.
+pub async fn backends() -> Vec<(&'static str, String)> {
+    warden_server::store::testing::backends().await
+}
+
+impl Server {
+    pub fn start(backend: &'static str, database_url: &str, extra: &[&str]) -> Self {
+        let data_dir = std::env::temp_dir().join(format!(
+            "warden-server-test-{}",
+            warden_server::store::new_id()
+        ));
+        let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+        command
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .args([
+                "--database-url",
+                database_url,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .args(extra)
+            .env("WARDEN_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env_remove("WARDEN_ENV")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut child = command.spawn().expect("start warden");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("first line");
+        let base = line
+            .split_whitespace()
+            .find(|w| w.starts_with("http://"))
+            .unwrap_or_else(|| panic!("warden printed no address: {line:?}"))
+            .to_owned();
+        std::thread::spawn(move || for _ in stdout.lines() {});
+        Self {
+            child,
+            base,
+            backend,
+            data_dir,
+            database_url: database_url.to_owned(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Runs `warden <args>` against this server's database; returns (success, stdout, stderr).
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> (bool, String, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--database-url", &self.database_url])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run warden");
+        if let Some(input) = stdin {
+            let _ = child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes());
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output().expect("output");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// Adds a user with a password and roles through the CLI.
+    pub fn add_user(&self, username: &str, password: &str, roles: &[&str]) {
+        let mut args = vec!["user", "add", username, "--password-stdin"];
+        for role in roles {
+            args.extend(["--role", role]);
+        }
+        let (ok, out, err) = self.cli(&args, Some(&format!("{password}\n")));
+        assert!(ok, "user add failed: {out} {err}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// Status, `WWW-Authenticate` and JSON body of an answer.
+pub async fn answer(response: reqwest::Response) -> (u16, Option<String>, serde_json::Value) {
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap_or("?").to_owned());
+    let body = response.bytes().await.expect("body");
+    let json = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (status, challenge, json)
+}
