@@ -196,6 +196,10 @@ pub fn random_password() -> String {
 /// The key set to start with: the configured key file, or the key directory (generating the first
 /// key, except in production).
 fn initial_keys(settings: &Settings) -> anyhow::Result<(KeySet, Option<KeyDir>)> {
+    if let Some(secret) = &settings.hmac_secret {
+        let key = warden::token::Key::hmac(warden::token::Algorithm::HS256, secret.as_bytes())?;
+        return Ok((KeySet::new(key), None));
+    }
     if let Some(path) = &settings.signing_key_file {
         let pem = zeroize::Zeroizing::new(
             std::fs::read_to_string(path)
@@ -282,16 +286,23 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         ));
     }
 
-    println!("warden listening on http://{address}");
-    println!("  Swagger UI:  http://{address}/docs");
+    // Written with errors ignored: a closed stdout (`warden serve | head -1`) must not stop the server.
+    let say = |line: String| {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    say(format!("warden listening on http://{address}"));
+    say(format!("  Swagger UI:  http://{address}/docs"));
     if let Some(password) = &generated_password {
-        println!(
+        say(format!(
             "  admin user:  admin / {password}   (generated now and shown once; change it with `warden user set-password admin`)"
-        );
+        ));
     }
-    println!(
+    say(format!(
         "  log in:      curl -d grant_type=password -d username=admin -d password=... http://{address}/token"
-    );
+    ));
     let router = router(Arc::clone(&app), &settings);
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown_signal())

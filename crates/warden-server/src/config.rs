@@ -116,6 +116,9 @@ pub struct Settings {
     pub signing_key_file: Option<PathBuf>,
     /// `WARDEN_ADMIN_PASSWORD`: from the environment only, never a flag (flags show in `ps`).
     pub admin_password: Option<Zeroizing<String>>,
+    /// `WARDEN_HMAC_SECRET`: sign with HS256 and this secret instead of a key pair (environment
+    /// only). Other services then cannot verify tokens themselves: prefer key pairs.
+    pub hmac_secret: Option<Zeroizing<String>>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -221,6 +224,26 @@ impl Settings {
             .ok()
             .filter(|p| !p.is_empty())
             .map(Zeroizing::new);
+        let hmac_secret = std::env::var("WARDEN_HMAC_SECRET")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(Zeroizing::new);
+        if let Some(secret) = &hmac_secret {
+            // RFC 7518 §3.2: an HS256 key at least as long as the hash.
+            if secret.len() < 32 {
+                if mode == Mode::Production {
+                    bail!(
+                        "production mode: WARDEN_HMAC_SECRET must be at least 32 bytes (RFC 7518 §3.2); try `openssl rand -hex 32`"
+                    );
+                }
+                eprintln!(
+                    "warning: WARDEN_HMAC_SECRET is shorter than 32 bytes; production mode would refuse it"
+                );
+            }
+            if serve.signing_key_file.is_some() {
+                bail!("set either WARDEN_HMAC_SECRET or --signing-key-file, not both");
+            }
+        }
         if mode == Mode::Production {
             if let Some(password) = &admin_password {
                 if password.len() < 12 {
@@ -245,6 +268,7 @@ impl Settings {
                 .clone()
                 .or_else(|| file.signing_key_file.clone()),
             admin_password,
+            hmac_secret,
         })
     }
 }

@@ -699,3 +699,161 @@ async fn key_rotation_keeps_old_tokens_valid() {
         200
     );
 }
+
+/// Runs `warden serve` that is expected to refuse to start; returns its stderr.
+fn refused_start(env: &[(&str, &str)], setup: impl FnOnce(&std::path::Path)) -> String {
+    let dir = std::env::temp_dir().join(format!("warden-prod-{}", warden_server::store::new_id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    setup(&dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env_remove("WARDEN_ADMIN_PASSWORD")
+        .env_remove("WARDEN_HMAC_SECRET")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        !out.status.success(),
+        "it started: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn rotate_key(dir: &std::path::Path) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["keys", "rotate"])
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+}
+
+#[test]
+fn production_mode_refuses_generated_and_weak_secrets() {
+    let prod = ("WARDEN_ENV", "production");
+    let err = refused_start(
+        &[prod, ("WARDEN_ADMIN_PASSWORD", "a long admin password")],
+        |_| {},
+    );
+    assert!(err.contains("signing key"), "{err}");
+    let err = refused_start(&[prod], rotate_key);
+    assert!(err.contains("WARDEN_ADMIN_PASSWORD"), "{err}");
+    let err = refused_start(&[prod, ("WARDEN_ADMIN_PASSWORD", "short")], rotate_key);
+    assert!(err.contains("at least 12"), "{err}");
+    let err = refused_start(
+        &[
+            prod,
+            ("WARDEN_ADMIN_PASSWORD", "a long admin password"),
+            ("WARDEN_HMAC_SECRET", "too-short"),
+        ],
+        |_| {},
+    );
+    assert!(err.contains("32 bytes"), "{err}");
+    let err = refused_start(&[("WARDEN_ACCESS_TOKEN_TTL", "0")], |_| {});
+    assert!(err.contains("lifetime"), "{err}");
+    let err = refused_start(&[("WARDEN_CORS_ORIGINS", "*")], |_| {});
+    assert!(err.contains("CORS"), "{err}");
+}
+
+#[tokio::test]
+async fn production_mode_starts_with_a_provided_key_and_password() {
+    let dir = std::env::temp_dir().join(format!("warden-prod-{}", warden_server::store::new_id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    rotate_key(&dir);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("WARDEN_ENV", "production")
+        .env("WARDEN_ADMIN_PASSWORD", "a long admin password")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut line,
+    )
+    .expect("line");
+    assert!(line.contains("listening on http://127.0.0.1:"), "{line}");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("address")
+        .to_owned();
+    let token = client()
+        .post(format!("{base}/token"))
+        .form(&[
+            ("grant_type", "password"),
+            ("username", "admin"),
+            ("password", "a long admin password"),
+        ])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(token.status(), 200);
+    // SIGTERM: a graceful shutdown, exit status 0.
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn settings_come_from_flags_then_environment_then_the_toml_file() {
+    use clap::Parser as _;
+    let dir = std::env::temp_dir().join(format!("warden-conf-{}", warden_server::store::new_id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("warden.toml");
+    std::fs::write(
+        &file,
+        "access_token_ttl = 600\nrefresh_token_ttl = 7200\nlisten = \"127.0.0.1:9999\"\n",
+    )
+    .expect("write");
+    let cli = warden_server::cli::Cli::try_parse_from([
+        "warden",
+        "--config",
+        file.to_str().expect("path"),
+        "serve",
+        "--access-token-ttl",
+        "300",
+    ])
+    .expect("parse");
+    let Some(warden_server::cli::Command::Serve(args)) = cli.command else {
+        panic!("serve")
+    };
+    let settings = warden_server::config::Settings::resolve(&cli.storage, &args).expect("settings");
+    assert_eq!(
+        settings.access_token_ttl, 300,
+        "the flag wins over the file"
+    );
+    assert_eq!(
+        settings.refresh_token_ttl, 7200,
+        "the file fills what flags and env leave"
+    );
+    assert_eq!(settings.listen.port(), 9999);
+    std::fs::write(&file, "acces_token_ttl = 600\n").expect("write");
+    let cli = warden_server::cli::Cli::try_parse_from([
+        "warden",
+        "--config",
+        file.to_str().expect("path"),
+        "serve",
+    ])
+    .expect("parse");
+    let Some(warden_server::cli::Command::Serve(args)) = cli.command else {
+        panic!("serve")
+    };
+    let err = warden_server::config::Settings::resolve(&cli.storage, &args)
+        .expect_err("a typo is an error");
+    assert!(format!("{err:#}").contains("acces_token_ttl"), "{err:#}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
