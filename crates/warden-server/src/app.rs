@@ -30,6 +30,8 @@ pub struct AppState {
     pub store: Store,
     /// Swapped when the key directory changes (rotation); reads are lock-free.
     pub jwt: ArcSwap<Jwt>,
+    /// Access tokens that verified already (emptied when the keys change).
+    pub verified: crate::api::verified::VerifiedTokens,
     pub hasher: PasswordHasher,
     pub access_ttl: u64,
     pub refresh_ttl: u64,
@@ -273,6 +275,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = Arc::new(AppState {
         store,
         jwt: ArcSwap::from_pointee(make_jwt(key_set)),
+        verified: Default::default(),
         hasher,
         access_ttl: settings.access_token_ttl,
         refresh_ttl: settings.refresh_token_ttl,
@@ -331,6 +334,7 @@ async fn reload_keys(app: App, dir: KeyDir, access_ttl: u64, make_jwt: impl Fn(K
                     if !same {
                         tracing::info!(kid = set.signing_key().kid(), "signing keys reloaded");
                         app.jwt.store(Arc::new(make_jwt(set)));
+                        app.verified.clear();
                     }
                 }
             }

@@ -5,6 +5,10 @@
 //! `401` with `error="invalid_token"`, a token without the route's scope `403` with
 //! `error="insufficient_scope"` and the `scope` it needed.
 
+pub mod verified;
+
+use std::sync::Arc;
+
 use aide::axum::ApiRouter;
 use aide::axum::routing::get;
 use aide::generate::GenContext;
@@ -22,7 +26,7 @@ use warden::token::Claims;
 use warden::{AuthError, Authenticator, Challenge, Credentials, Security, SecurityScopes};
 
 use crate::app::App;
-use crate::oauth::TenantClaim;
+use crate::oauth::AccessClaims;
 use crate::store::{self, StoreError};
 
 /// Every scope warden knows.
@@ -47,11 +51,18 @@ warden::scopes! {
     pub ItemsWrite = ["items:write"];
 }
 
-/// The caller an access token names. Verifying it is a signature and claim check: no I/O.
-pub struct Caller {
-    pub user_id: String,
-    pub tenant_id: String,
-    pub scopes: Vec<String>,
+/// The caller an access token names. Verifying it is a signature and claim check, no I/O; a
+/// token seen before is found in the [`VerifiedTokens`](crate::api::verified::VerifiedTokens) cache.
+pub struct Caller(pub Arc<Claims<AccessClaims>>);
+
+impl Caller {
+    pub fn user_id(&self) -> &str {
+        &self.0.sub
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        &self.0.extra.tid
+    }
 }
 
 fn challenge(error: &str, scopes: &SecurityScopes) -> Challenge {
@@ -79,20 +90,18 @@ impl Authenticator for Caller {
         scopes: &SecurityScopes,
         app: &App,
     ) -> Result<Self, AuthError> {
-        let claims: Claims<TenantClaim> = app
-            .jwt
-            .load()
-            .decode(&token)
-            .map_err(|_| invalid_token(scopes))?;
+        let claims = match app.verified.get(&token) {
+            Some(claims) => claims,
+            None => {
+                let claims: Claims<AccessClaims> = app.jwt.load().decode(&token).map_err(|_| invalid_token(scopes))?;
+                app.verified.insert(&token, claims)
+            }
+        };
         if !claims.has_scopes(scopes.scopes().iter().copied()) {
             return Err(AuthError::forbidden("Not enough permissions")
                 .with_challenge(challenge("insufficient_scope", scopes)));
         }
-        Ok(Caller {
-            user_id: claims.sub,
-            tenant_id: claims.extra.tid,
-            scopes: claims.scopes,
-        })
+        Ok(Caller(claims))
     }
 }
 
@@ -165,39 +174,29 @@ impl<T: JsonSchema> OperationInput for ApiJson<T> {
     }
 }
 
-/// The caller's profile.
+/// The caller's profile, as of the token's issue.
 #[derive(Serialize, Deserialize, JsonSchema)]
 pub struct Me {
     pub id: String,
     pub username: String,
     pub email: Option<String>,
     pub full_name: Option<String>,
-    pub disabled: bool,
-    /// The roles the user holds.
+    /// The roles the user held when the token was issued.
     pub roles: Vec<String>,
     /// The scopes of the token used for this request.
     pub scopes: Vec<String>,
 }
 
-async fn read_users_me(
-    State(app): State<App>,
-    caller: Security<Caller>,
-) -> Result<Json<Me>, ApiError> {
-    let user = match app.store.user(&caller.tenant_id, &caller.user_id).await {
-        Ok(user) => user,
-        Err(StoreError::NotFound) => return Err(invalid_token(&SecurityScopes::default()).into()),
-        Err(e) => return Err(e.into()),
-    };
-    let roles = app.store.user_roles(&user.id).await?;
-    Ok(Json(Me {
-        id: user.id,
-        username: user.username,
-        email: user.email,
-        full_name: user.full_name,
-        disabled: user.disabled,
-        roles,
-        scopes: caller.0.scopes,
-    }))
+async fn read_users_me(caller: Security<Caller>) -> Json<Me> {
+    let claims = &caller.0.0;
+    Json(Me {
+        id: claims.sub.clone(),
+        username: claims.extra.preferred_username.clone(),
+        email: claims.extra.email.clone(),
+        full_name: claims.extra.name.clone(),
+        roles: claims.extra.roles.clone(),
+        scopes: claims.scopes.clone(),
+    })
 }
 
 /// An item.
@@ -255,7 +254,7 @@ async fn list_items(
     State(app): State<App>,
     caller: Security<Caller, ItemsRead>,
 ) -> Result<Json<Vec<Item>>, ApiError> {
-    let items = app.store.items(&caller.tenant_id, &caller.user_id).await?;
+    let items = app.store.items(caller.tenant_id(), caller.user_id()).await?;
     Ok(Json(items.into_iter().map(Item::from).collect()))
 }
 
@@ -268,8 +267,8 @@ async fn create_item(
     let item = app
         .store
         .create_item(
-            &caller.tenant_id,
-            &caller.user_id,
+            caller.tenant_id(),
+            caller.user_id(),
             input.title.trim(),
             input.description.as_deref(),
         )
@@ -284,7 +283,7 @@ async fn read_item(
 ) -> Result<Json<Item>, ApiError> {
     Ok(Json(
         app.store
-            .item(&caller.tenant_id, &caller.user_id, &id)
+            .item(caller.tenant_id(), caller.user_id(), &id)
             .await?
             .into(),
     ))
@@ -300,8 +299,8 @@ async fn update_item(
     let item = app
         .store
         .update_item(
-            &caller.tenant_id,
-            &caller.user_id,
+            caller.tenant_id(),
+            caller.user_id(),
             &id,
             input.title.trim(),
             input.description.as_deref(),
@@ -316,7 +315,7 @@ async fn delete_item(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     app.store
-        .delete_item(&caller.tenant_id, &caller.user_id, &id)
+        .delete_item(caller.tenant_id(), caller.user_id(), &id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -316,13 +316,14 @@ async fn issue_with_grant(
     grant: Vec<String>,
     family_id: String,
 ) -> Result<Tokens, OAuthError> {
-    let claims = Claims::with_extra(
-        &user.id,
-        Duration::from_secs(app.access_ttl),
-        TenantClaim {
-            tid: user.tenant_id.clone(),
-        },
-    )
+    let profile = AccessClaims {
+        tid: user.tenant_id.clone(),
+        preferred_username: user.username.clone(),
+        email: user.email.clone(),
+        name: user.full_name.clone(),
+        roles: app.store.user_roles(&user.id).await?,
+    };
+    let claims = Claims::with_extra(&user.id, Duration::from_secs(app.access_ttl), profile)
     .with_scopes(access.iter().cloned())
     .with_jti(new_id());
     let expires_in = (claims.exp - claims.iat.unwrap_or(claims.exp)).max(0) as u64;
@@ -351,8 +352,17 @@ async fn issue_with_grant(
     }))
 }
 
-/// The tenant claim of warden's access tokens.
+/// warden's own claims in access tokens, besides `sub`, `exp`, `iat`, `jti`, `iss` and `scopes`:
+/// the tenant, and the user's profile as of the token's issue (OpenID Connect's claim names), so
+/// that `/users/me` and every authorization decision need no database read.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-pub struct TenantClaim {
+pub struct AccessClaims {
     pub tid: String,
+    pub preferred_username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
 }
