@@ -1,7 +1,8 @@
 // Starts an example binary on 127.0.0.1 (PORT=0) and a headless Debian Chromium, and records
 // every request the page makes, so a test can prove that nothing leaves 127.0.0.1.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
@@ -14,9 +15,24 @@ const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 export async function startExample(name, env = {}) {
   const bin = join(examplesDir, name);
   if (!existsSync(bin)) throw new Error(`${bin} is not built: run cargo build --examples`);
-  const child = spawn(bin, [], {
-    env: { ...process.env, PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+  return start(name, bin, [], { PORT: '0', ...env });
+}
+
+// The auth server (`warden serve`) on a fresh embedded database.
+export async function startServer(adminPassword) {
+  const bin = join(examplesDir, '..', 'warden');
+  if (!existsSync(bin)) throw new Error(`${bin} is not built: run cargo build`);
+  const dataDir = mkdtempSync(join(tmpdir(), 'warden-browser-'));
+  const server = await start('warden', bin, ['--data-dir', dataDir, 'serve', '--listen', '127.0.0.1:0'], {
+    WARDEN_ADMIN_PASSWORD: adminPassword,
+  });
+  return { ...server, stop: () => { server.stop(); rmSync(dataDir, { recursive: true, force: true }); } };
+}
+
+async function start(name, bin, args, env) {
+  const child = spawn(bin, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
   const lines = createInterface({ input: child.stdout });
   const base = await new Promise((ok, fail) => {

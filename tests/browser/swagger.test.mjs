@@ -1,10 +1,10 @@
 // A person opens /docs, authorizes through the Authorize dialog, and runs "Try it out".
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { authorize, openBrowser, startExample, tryItOut } from './harness.mjs';
+import { authorize, openBrowser, startExample, startServer, tryItOut } from './harness.mjs';
 
 async function withDocs(example, env, run) {
-  const server = await startExample(example, env);
+  const server = example === 'warden' ? await startServer(env.WARDEN_ADMIN_PASSWORD) : await startExample(example, env);
   const { browser, page, offHost } = await openBrowser();
   try {
     await page.goto(`${server.base}/docs`);
@@ -57,5 +57,17 @@ test('oauth2_scopes: only the ticked scopes are granted', async () => {
     assert.equal(await tryItOut(page, 'get', '/items/'), '200');
     assert.equal(await tryItOut(page, 'post', '/items/'), '403');
     assert.equal(await tryItOut(page, 'get', '/users/me/'), '403');
+  });
+});
+
+test('the warden server: log in as admin in the Authorize dialog, then /users/me and /items answer 200', async () => {
+  await withDocs('warden', { WARDEN_ADMIN_PASSWORD: 'browser-admin-password' }, async (page) => {
+    assert.equal(await tryItOut(page, 'get', '/users/me'), '401');
+    await authorize(page, async (dialog) => {
+      await dialog.locator('#oauth_username').fill('admin');
+      await dialog.locator('#oauth_password').fill('browser-admin-password');
+    });
+    assert.equal(await tryItOut(page, 'get', '/users/me'), '200');
+    assert.equal(await tryItOut(page, 'get', '/items'), '200');
   });
 });

@@ -118,7 +118,7 @@ impl PasswordHasher {
                 .name(format!("warden-hash-{i}"))
                 .spawn(move || {
                     lower_priority();
-                POOL_MEMORY.with(|m| m.borrow_mut().enabled = true);
+                    POOL_MEMORY.with(|m| m.borrow_mut().enabled = true);
                     loop {
                         let job = match receiver.lock() {
                             Ok(receiver) => receiver.recv(),
@@ -155,14 +155,17 @@ impl PasswordHasher {
         rand::RngCore::fill_bytes(&mut OsRng, &mut salt);
         let mut out = [0u8; 32];
         let argon2 = &self.inner.argon2;
-        with_memory(argon2.params(), |memory| argon2.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory))
-            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        with_memory(argon2.params(), |memory| {
+            argon2.hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, memory)
+        })
+        .map_err(|e| PasswordError::Hashing(e.to_string()))?;
         let hashing = |e: argon2::password_hash::Error| PasswordError::Hashing(e.to_string());
         let salt = SaltString::encode_b64(&salt).map_err(hashing)?;
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
             version: Some(Version::V0x13.into()),
-            params: argon2::password_hash::ParamsString::try_from(argon2.params()).map_err(hashing)?,
+            params: argon2::password_hash::ParamsString::try_from(argon2.params())
+                .map_err(hashing)?,
             salt: Some(salt.as_salt()),
             hash: Some(argon2::password_hash::Output::new(&out).map_err(hashing)?),
         };
@@ -327,8 +330,10 @@ fn verify_argon2(password: &[u8], hash: &str) -> Result<bool, PasswordError> {
     let salt = salt.decode_b64(&mut salt_bytes).map_err(invalid)?;
     let mut out = vec![0u8; expected.len()];
     let argon2 = Argon2::new(algorithm, version, params);
-    with_memory(argon2.params(), |memory| argon2.hash_password_into_with_memory(password, salt, &mut out, memory))
-        .map_err(|_| PasswordError::InvalidHash)?;
+    with_memory(argon2.params(), |memory| {
+        argon2.hash_password_into_with_memory(password, salt, &mut out, memory)
+    })
+    .map_err(|_| PasswordError::InvalidHash)?;
     // `Output`'s equality is constant-time.
     let actual = argon2::password_hash::Output::new(&out).map_err(invalid)?;
     Ok(actual == expected)

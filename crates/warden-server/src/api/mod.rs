@@ -93,7 +93,11 @@ impl Authenticator for Caller {
         let claims = match app.verified.get(&token) {
             Some(claims) => claims,
             None => {
-                let claims: Claims<AccessClaims> = app.jwt.load().decode(&token).map_err(|_| invalid_token(scopes))?;
+                let claims: Claims<AccessClaims> = app
+                    .jwt
+                    .load()
+                    .decode(&token)
+                    .map_err(|_| invalid_token(scopes))?;
                 app.verified.insert(&token, claims)
             }
         };
@@ -254,7 +258,10 @@ async fn list_items(
     State(app): State<App>,
     caller: Security<Caller, ItemsRead>,
 ) -> Result<Json<Vec<Item>>, ApiError> {
-    let items = app.store.items(caller.tenant_id(), caller.user_id()).await?;
+    let items = app
+        .store
+        .items(caller.tenant_id(), caller.user_id())
+        .await?;
     Ok(Json(items.into_iter().map(Item::from).collect()))
 }
 

@@ -27,7 +27,10 @@ pub struct VerifiedTokens {
 
 impl Default for VerifiedTokens {
     fn default() -> Self {
-        Self { hasher: Default::default(), shards: std::array::from_fn(|_| Mutex::new(HashMap::new())) }
+        Self {
+            hasher: Default::default(),
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+        }
     }
 }
 
@@ -74,7 +77,11 @@ mod tests {
     use super::*;
 
     fn claims(exp: i64) -> Claims<AccessClaims> {
-        Claims { sub: "u".into(), exp, ..Claims::default() }
+        Claims {
+            sub: "u".into(),
+            exp,
+            ..Claims::default()
+        }
     }
 
     #[test]
@@ -86,7 +93,10 @@ mod tests {
         assert!(cache.get("a.b.c").is_some());
         assert!(cache.get("a.b.C").is_none());
         assert!(cache.get("a.b.c ").is_none());
-        assert!(cache.get("old").is_none(), "expired the second exp is reached");
+        assert!(
+            cache.get("old").is_none(),
+            "expired the second exp is reached"
+        );
         cache.clear();
         assert!(cache.get("a.b.c").is_none());
     }
@@ -98,7 +108,11 @@ mod tests {
         for i in 0..(SHARDS * PER_SHARD * 2) {
             cache.insert(&format!("token-{i}"), claims(exp));
         }
-        let total: usize = cache.shards.iter().map(|s| s.lock().map(|s| s.len()).unwrap_or(0)).sum();
+        let total: usize = cache
+            .shards
+            .iter()
+            .map(|s| s.lock().map(|s| s.len()).unwrap_or(0))
+            .sum();
         assert!(total <= SHARDS * PER_SHARD);
     }
 }

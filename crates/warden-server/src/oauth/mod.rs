@@ -324,8 +324,8 @@ async fn issue_with_grant(
         roles: app.store.user_roles(&user.id).await?,
     };
     let claims = Claims::with_extra(&user.id, Duration::from_secs(app.access_ttl), profile)
-    .with_scopes(access.iter().cloned())
-    .with_jti(new_id());
+        .with_scopes(access.iter().cloned())
+        .with_jti(new_id());
     let expires_in = (claims.exp - claims.iat.unwrap_or(claims.exp)).max(0) as u64;
     let access_token = app.jwt.load().encode(&claims).map_err(|e| {
         tracing::error!(error = %e, "cannot sign an access token");
