@@ -634,15 +634,39 @@ pub mod testing {
         format!("sqlite://{}", dir.join("warden.db").display())
     }
 
-    /// A new, empty database on the PostgreSQL server of `WARDEN_TEST_DATABASE_URL`.
+    /// A new, empty database on the PostgreSQL server of `WARDEN_TEST_DATABASE_URL`, named after
+    /// this process; databases left by test processes that have ended are dropped first.
     pub async fn postgres_url() -> Option<String> {
         let base = std::env::var("WARDEN_TEST_DATABASE_URL")
             .ok()
             .filter(|u| !u.is_empty())?;
-        let name = format!("warden_test_{}", &super::new_id()[..16]);
         let admin = Store::connect(&base)
             .await
             .expect("WARDEN_TEST_DATABASE_URL must be reachable");
+        let leftovers = sqlx::query("SELECT CAST(datname AS TEXT) AS datname FROM pg_database WHERE datname LIKE 'warden_test_%'")
+            .fetch_all(&admin.pool)
+            .await
+            .unwrap_or_default();
+        for row in leftovers {
+            let Ok(name) = sqlx::Row::try_get::<String, _>(&row, "datname") else {
+                continue;
+            };
+            let pid = name
+                .strip_prefix("warden_test_")
+                .and_then(|rest| rest.split('_').next());
+            let alive =
+                pid.is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists());
+            if !alive {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}"))
+                    .execute(&admin.pool)
+                    .await;
+            }
+        }
+        let name = format!(
+            "warden_test_{}_{}",
+            std::process::id(),
+            &super::new_id()[..12]
+        );
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&admin.pool)
             .await
