@@ -35,6 +35,13 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub access_ttl: u64,
     pub refresh_ttl: u64,
+    /// The `iss` of tokens and of the server metadata.
+    pub issuer: String,
+    /// Keyed digests of client secrets.
+    pub digester: crate::oauth::client::SecretDigester,
+    pub clients: crate::oauth::client::ClientCache,
+    /// Access tokens revoked before their expiry.
+    pub revoked: crate::oauth::revocation::RevokedJtis,
 }
 
 /// The state handlers receive.
@@ -84,8 +91,16 @@ async fn log_request(request: Request, next: Next) -> Response {
 
 /// The whole application.
 pub fn router(app: App, settings: &Settings) -> Router {
+    use crate::oauth::revocation;
     let api = ApiRouter::new()
         .api_route("/token", post(crate::oauth::token))
+        .api_route("/revoke", post(revocation::revoke))
+        .api_route(
+            "/introspect",
+            post(revocation::introspect).layer(middleware::map_response(revocation::client_errors)),
+        )
+        .api_route("/.well-known/oauth-authorization-server", get(revocation::metadata))
+        .api_route("/.well-known/jwks.json", get(revocation::jwks))
         .merge(crate::api::routes())
         .api_route("/healthz", get(healthz))
         .api_route("/readyz", get(readyz))
@@ -262,6 +277,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let hasher = PasswordHasher::new();
     let (key_set, key_dir) = initial_keys(&settings)?;
     let generated_password = bootstrap(&store, &hasher, &settings).await?;
+    let digester = crate::oauth::client::SecretDigester::load(&settings.storage.data_dir, settings.mode)?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -271,7 +287,10 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{address}"));
-    let make_jwt = move |set: KeySet| Jwt::new(set).issuer(issuer.clone()).leeway(keys::LEEWAY);
+    let make_jwt = {
+        let issuer = issuer.clone();
+        move |set: KeySet| Jwt::new(set).issuer(issuer.clone()).leeway(keys::LEEWAY)
+    };
     let app = Arc::new(AppState {
         store,
         jwt: ArcSwap::from_pointee(make_jwt(key_set)),
@@ -279,7 +298,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         hasher,
         access_ttl: settings.access_token_ttl,
         refresh_ttl: settings.refresh_token_ttl,
+        issuer,
+        digester,
+        clients: Default::default(),
+        revoked: Default::default(),
     });
+    tokio::spawn(crate::oauth::revocation::sync_revocations(Arc::clone(&app)));
     if let Some(dir) = key_dir {
         tokio::spawn(reload_keys(
             Arc::clone(&app),

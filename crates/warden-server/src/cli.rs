@@ -41,6 +41,31 @@ pub enum Command {
     /// List or rotate the signing keys in the data directory.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Add, list and remove OAuth clients.
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Add a client. A confidential client gets a secret (256 random bits), shown once.
+    Add {
+        name: String,
+        /// Grants it may use (repeatable): client_credentials, password, refresh_token
+        /// [default: client_credentials, or password and refresh_token for --public].
+        #[arg(long = "grant-type")]
+        grant_types: Vec<String>,
+        /// The most it may be granted (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// A public client (an app that cannot keep a secret): no secret, identified by its id.
+        #[arg(long)]
+        public: bool,
+    },
+    /// List the clients.
+    List,
+    /// Remove a client; its tokens expire on their own, its refresh tokens stop working.
+    Remove { client_id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -127,6 +152,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             role(&open_store(&cli.storage.resolve()?).await?, command).await
         }
         Some(Command::Keys(command)) => keys_command(&cli.storage, command),
+        Some(Command::Client(command)) => {
+            let storage = cli.storage.resolve()?;
+            client(&open_store(&storage).await?, &storage, command).await
+        }
     }
 }
 
@@ -421,6 +450,78 @@ fn keys_command(storage: &StorageArgs, command: KeysCommand) -> anyhow::Result<(
         KeysCommand::Rotate => {
             let key = dir.generate()?;
             println!("new signing key {} ({})", key.key.kid(), key.path.display());
+        }
+    }
+    Ok(())
+}
+
+async fn client(store: &Store, storage: &crate::config::Storage, command: ClientCommand) -> anyhow::Result<()> {
+    use crate::oauth::client::{SecretDigester, new_client_id, new_secret};
+    match command {
+        ClientCommand::Add { name, grant_types, scopes, public } => {
+            if name.trim().is_empty() || name.chars().count() > 100 {
+                bail!("a client name is 1 to 100 characters");
+            }
+            let grant_types = match (grant_types.is_empty(), public) {
+                (false, _) => grant_types,
+                (true, false) => vec!["client_credentials".to_owned()],
+                (true, true) => vec!["password".to_owned(), "refresh_token".to_owned()],
+            };
+            for grant in &grant_types {
+                if !["client_credentials", "password", "refresh_token"].contains(&grant.as_str()) {
+                    bail!("unknown grant type {grant:?}; use client_credentials, password or refresh_token");
+                }
+            }
+            if public && grant_types.iter().any(|g| g == "client_credentials") {
+                bail!("a public client cannot use client_credentials: it has no secret to authenticate with");
+            }
+            for scope in &scopes {
+                check_scope(scope)?;
+            }
+            let mode = if std::env::var("WARDEN_ENV").is_ok_and(|m| m == "production") {
+                crate::config::Mode::Production
+            } else {
+                crate::config::Mode::Development
+            };
+            let secret = (!public).then(new_secret);
+            let digest = match &secret {
+                Some(secret) => Some(SecretDigester::load(&storage.data_dir, mode)?.digest(secret)),
+                None => None,
+            };
+            let client = crate::store::Client {
+                id: new_client_id(),
+                tenant_id: DEFAULT_TENANT.into(),
+                name,
+                secret_digest: digest,
+                grant_types,
+                scopes,
+                created_at: crate::store::now(),
+            };
+            store.create_client(&client).await?;
+            println!("client_id:     {}", client.id);
+            if let Some(secret) = secret {
+                println!("client_secret: {secret}   (shown once: store it now)");
+            }
+            println!("grant types:   {}", client.grant_types.join(" "));
+            println!("scopes:        {}", client.scopes.join(" "));
+        }
+        ClientCommand::List => {
+            println!("{:<28} {:<13} {:<40} {:<24} name", "client_id", "type", "grant types", "scopes");
+            for client in store.clients(DEFAULT_TENANT).await? {
+                let kind = if client.is_confidential() { "confidential" } else { "public" };
+                println!(
+                    "{:<28} {:<13} {:<40} {:<24} {}",
+                    client.id,
+                    kind,
+                    client.grant_types.join(" "),
+                    client.scopes.join(" "),
+                    client.name
+                );
+            }
+        }
+        ClientCommand::Remove { client_id } => {
+            store.delete_client(DEFAULT_TENANT, &client_id).await.map_err(not_found("client", &client_id))?;
+            println!("removed client {client_id}");
         }
     }
     Ok(())

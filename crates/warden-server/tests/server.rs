@@ -321,9 +321,10 @@ async fn token_endpoint_errors_are_rfc6749_section_5_2() {
         error(&post("grant_type=password&username=a&username=b&password=c", form).await),
         (400, "invalid_request".into())
     );
+    // Client credentials need a client that authenticates.
     assert_eq!(
         error(&post("grant_type=client_credentials", form).await),
-        (400, "unsupported_grant_type".into())
+        (401, "invalid_client".into())
     );
     assert_eq!(
         error(&post("grant_type=magic", form).await),
@@ -711,6 +712,7 @@ fn refused_start(env: &[(&str, &str)], setup: impl FnOnce(&std::path::Path)) -> 
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env_remove("WARDEN_ADMIN_PASSWORD")
         .env_remove("WARDEN_HMAC_SECRET")
+        .env_remove("WARDEN_DIGEST_KEY")
         .envs(env.iter().copied())
         .output()
         .expect("run");
@@ -743,6 +745,8 @@ fn production_mode_refuses_generated_and_weak_secrets() {
     assert!(err.contains("signing key"), "{err}");
     let err = refused_start(&[prod], rotate_key);
     assert!(err.contains("WARDEN_ADMIN_PASSWORD"), "{err}");
+    let err = refused_start(&[prod, ("WARDEN_ADMIN_PASSWORD", "a long admin password")], rotate_key);
+    assert!(err.contains("WARDEN_DIGEST_KEY"), "{err}");
     let err = refused_start(&[prod, ("WARDEN_ADMIN_PASSWORD", "short")], rotate_key);
     assert!(err.contains("at least 12"), "{err}");
     let err = refused_start(
@@ -771,6 +775,7 @@ async fn production_mode_starts_with_a_provided_key_and_password() {
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("WARDEN_ENV", "production")
         .env("WARDEN_ADMIN_PASSWORD", "a long admin password")
+        .env("WARDEN_DIGEST_KEY", "a digest key of thirty-two bytes or more")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -101,11 +101,40 @@ impl Authenticator for Caller {
                 app.verified.insert(&token, claims)
             }
         };
+        // Revoked before its expiry (RFC 7009): an in-memory lookup, no I/O.
+        if claims.jti.as_deref().is_some_and(|jti| app.revoked.contains(jti)) {
+            return Err(invalid_token(scopes));
+        }
         if !claims.has_scopes(scopes.scopes().iter().copied()) {
             return Err(AuthError::forbidden("Not enough permissions")
                 .with_challenge(challenge("insufficient_scope", scopes)));
         }
         Ok(Caller(claims))
+    }
+}
+
+/// A caller that is a user (not a client with a client credentials token): the routes whose data
+/// belongs to users.
+pub struct UserCaller(pub Caller);
+
+impl Authenticator for UserCaller {
+    type State = App;
+    type Input = Security<Caller>;
+
+    async fn authenticate(caller: Security<Caller>, _: &SecurityScopes, _: &App) -> Result<Self, AuthError> {
+        let caller = caller.into_inner();
+        if caller.0.extra.is_client_token(&caller.0.sub) {
+            return Err(AuthError::forbidden("This route needs a user's token, not a client's"));
+        }
+        Ok(UserCaller(caller))
+    }
+}
+
+impl std::ops::Deref for UserCaller {
+    type Target = Caller;
+
+    fn deref(&self) -> &Caller {
+        &self.0
     }
 }
 
@@ -191,8 +220,8 @@ pub struct Me {
     pub scopes: Vec<String>,
 }
 
-async fn read_users_me(caller: Security<Caller>) -> Json<Me> {
-    let claims = &caller.0.0;
+async fn read_users_me(caller: Security<UserCaller>) -> Json<Me> {
+    let claims = &caller.0.0.0;
     Json(Me {
         id: claims.sub.clone(),
         username: claims.extra.preferred_username.clone(),
@@ -256,7 +285,7 @@ impl ItemInput {
 
 async fn list_items(
     State(app): State<App>,
-    caller: Security<Caller, ItemsRead>,
+    caller: Security<UserCaller, ItemsRead>,
 ) -> Result<Json<Vec<Item>>, ApiError> {
     let items = app
         .store
@@ -267,7 +296,7 @@ async fn list_items(
 
 async fn create_item(
     State(app): State<App>,
-    caller: Security<Caller, ItemsWrite>,
+    caller: Security<UserCaller, ItemsWrite>,
     ApiJson(input): ApiJson<ItemInput>,
 ) -> Result<(StatusCode, Json<Item>), ApiError> {
     input.validate()?;
@@ -285,7 +314,7 @@ async fn create_item(
 
 async fn read_item(
     State(app): State<App>,
-    caller: Security<Caller, ItemsRead>,
+    caller: Security<UserCaller, ItemsRead>,
     Path(id): Path<String>,
 ) -> Result<Json<Item>, ApiError> {
     Ok(Json(
@@ -298,7 +327,7 @@ async fn read_item(
 
 async fn update_item(
     State(app): State<App>,
-    caller: Security<Caller, ItemsWrite>,
+    caller: Security<UserCaller, ItemsWrite>,
     Path(id): Path<String>,
     ApiJson(input): ApiJson<ItemInput>,
 ) -> Result<Json<Item>, ApiError> {
@@ -318,7 +347,7 @@ async fn update_item(
 
 async fn delete_item(
     State(app): State<App>,
-    caller: Security<Caller, ItemsWrite>,
+    caller: Security<UserCaller, ItemsWrite>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     app.store

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 
 use super::OAuthError;
+use super::client::PresentedClient;
 
 /// The parameters of a token request.
 #[derive(Default)]
@@ -29,22 +30,34 @@ pub struct TokenForm {
 }
 
 impl TokenForm {
-    /// Client authentication. Swagger UI's password flow sends `Authorization: Basic Og==` (an
-    /// empty id and secret): that is no client authentication. Confidential clients are not
-    /// registered yet, so any client secret is an unknown client.
-    pub fn check_client(&self) -> Result<(), OAuthError> {
-        if self.basic.is_some() && (self.client_secret.is_some() || self.client_id.is_some()) {
-            // §2.3: a client MUST NOT use more than one authentication method per request.
-            return Err(OAuthError::invalid_request(
-                "the client is identified both in the header and in the body",
-            ));
+    /// The client credentials the request carried. Swagger UI's password flow sends
+    /// `Authorization: Basic Og==` (an empty id and secret): that is no client authentication.
+    pub fn presented(&self) -> PresentedClient<'_> {
+        PresentedClient {
+            basic: self.basic.as_ref(),
+            client_id: self.client_id.as_deref(),
+            client_secret: self.client_secret.as_deref(),
         }
-        if self.basic.is_some() || self.client_secret.is_some() {
-            return Err(OAuthError::invalid_client(
-                "unknown client or wrong client secret",
-            ));
+    }
+}
+
+/// The body of a revocation (RFC 7009 §2.1) or introspection (RFC 7662 §2.1) request.
+#[derive(Default)]
+pub struct TokenHintForm {
+    pub token: Option<String>,
+    pub token_type_hint: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub basic: Option<(String, String)>,
+}
+
+impl TokenHintForm {
+    pub fn presented(&self) -> PresentedClient<'_> {
+        PresentedClient {
+            basic: self.basic.as_ref(),
+            client_id: self.client_id.as_deref(),
+            client_secret: self.client_secret.as_deref(),
         }
-        Ok(())
     }
 }
 
@@ -70,45 +83,52 @@ fn basic_client(value: &str) -> Result<Option<(String, String)>, OAuthError> {
     Ok((!id.is_empty() || !secret.is_empty()).then_some((id, secret)))
 }
 
+/// Reads an OAuth request body: the Basic client credentials, then the form, each parameter at
+/// most once (§3.2), an empty value being no value (§3.1). `set` stores a known parameter and
+/// answers false for an unknown one (ignored, §3.2).
+async fn parse<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    mut set: impl FnMut(&str, Option<String>) -> bool,
+) -> Result<Option<(String, String)>, Response> {
+    let basic = match req.headers().get(AUTHORIZATION) {
+        Some(value) => {
+            let value = value.to_str().map_err(|_| OAuthError::invalid_client("malformed Authorization").into_response())?;
+            basic_client(value).map_err(IntoResponse::into_response)?
+        }
+        None => None,
+    };
+    let is_form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+    // Read the body first, so an oversized one is a 413 whatever its type.
+    let body = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+    if !is_form {
+        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into_response());
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for (name, value) in form_urlencoded::parse(&body) {
+        let value = (!value.is_empty()).then(|| value.into_owned());
+        if set(&name, value) {
+            if seen.iter().any(|s| *s == name) {
+                return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")).into_response());
+            }
+            seen.push(name.into_owned());
+        }
+    }
+    Ok(basic)
+}
+
 impl<S: Send + Sync> FromRequest<S> for TokenForm {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
-        let basic = match req.headers().get(AUTHORIZATION) {
-            Some(value) => {
-                let value = value.to_str().map_err(|_| {
-                    OAuthError::invalid_client("malformed Authorization").into_response()
-                })?;
-                basic_client(value).map_err(IntoResponse::into_response)?
-            }
-            None => None,
-        };
-        let is_form = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|v| {
-                v.trim()
-                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            });
-        // Read the body first, so an oversized one is a 413 whatever its type.
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(IntoResponse::into_response)?;
-        if !is_form {
-            return Err(OAuthError::invalid_request(
-                "the body must be application/x-www-form-urlencoded",
-            )
-            .into_response());
-        }
-        let mut form = TokenForm {
-            basic,
-            ..TokenForm::default()
-        };
-        let mut seen: Vec<String> = Vec::new();
-        for (name, value) in form_urlencoded::parse(&body) {
-            let slot = match &*name {
+        let mut form = TokenForm::default();
+        let basic = parse(req, state, |name, value| {
+            let slot = match name {
                 "grant_type" => &mut form.grant_type,
                 "username" => &mut form.username,
                 "password" => &mut form.password,
@@ -116,33 +136,57 @@ impl<S: Send + Sync> FromRequest<S> for TokenForm {
                 "client_id" => &mut form.client_id,
                 "client_secret" => &mut form.client_secret,
                 "scope" => {
-                    if seen.iter().any(|s| s == "scope") {
-                        return Err(OAuthError::invalid_request("parameter scope is repeated")
-                            .into_response());
-                    }
-                    seen.push("scope".into());
-                    let scopes: Vec<String> = value
-                        .split(' ')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_owned)
-                        .collect();
+                    let scopes: Vec<String> = value.iter().flat_map(|v| v.split(' ')).filter(|s| !s.is_empty()).map(str::to_owned).collect();
                     form.scopes = (!scopes.is_empty()).then_some(scopes);
-                    continue;
+                    return true;
                 }
-                _ => continue, // §3.2: unrecognized parameters are ignored
+                _ => return false,
             };
-            // §3.2: parameters MUST NOT be included more than once.
-            if seen.iter().any(|s| *s == name) {
-                return Err(
-                    OAuthError::invalid_request(format!("parameter {name} is repeated"))
-                        .into_response(),
-                );
-            }
-            seen.push(name.clone().into_owned());
-            // §3.1: a parameter sent without a value is treated as omitted.
-            *slot = (!value.is_empty()).then(|| value.into_owned());
-        }
+            *slot = value;
+            true
+        })
+        .await?;
+        form.basic = basic;
         Ok(form)
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for TokenHintForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        let mut form = TokenHintForm::default();
+        let basic = parse(req, state, |name, value| {
+            let slot = match name {
+                "token" => &mut form.token,
+                "token_type_hint" => &mut form.token_type_hint,
+                "client_id" => &mut form.client_id,
+                "client_secret" => &mut form.client_secret,
+                _ => return false,
+            };
+            *slot = value;
+            true
+        })
+        .await?;
+        form.basic = basic;
+        Ok(form)
+    }
+}
+
+impl OperationInput for TokenHintForm {
+    fn operation_input(_: &mut GenContext, operation: &mut Operation) {
+        let schema = schemars::json_schema!({
+            "type": "object",
+            "title": "TokenHintRequest",
+            "required": ["token"],
+            "properties": {
+                "token": {"type": "string", "format": "password", "description": "an access or refresh token"},
+                "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+                "client_id": {"type": "string"},
+                "client_secret": {"type": "string", "format": "password"},
+            },
+        });
+        document_form(operation, schema);
     }
 }
 
@@ -153,7 +197,7 @@ impl OperationInput for TokenForm {
             "title": "TokenRequest",
             "required": ["grant_type"],
             "properties": {
-                "grant_type": {"type": "string", "enum": ["password", "refresh_token"]},
+                "grant_type": {"type": "string", "enum": ["password", "refresh_token", "client_credentials"]},
                 "username": {"type": "string", "description": "password grant"},
                 "password": {"type": "string", "format": "password", "description": "password grant"},
                 "refresh_token": {"type": "string", "format": "password", "description": "refresh_token grant"},
@@ -162,21 +206,18 @@ impl OperationInput for TokenForm {
                 "client_secret": {"type": "string", "format": "password"},
             },
         });
-        let mut body = RequestBody {
-            required: true,
-            ..Default::default()
-        };
-        body.content.insert(
-            "application/x-www-form-urlencoded".into(),
-            MediaType {
-                schema: Some(SchemaObject {
-                    json_schema: schema,
-                    example: None,
-                    external_docs: None,
-                }),
-                ..Default::default()
-            },
-        );
-        operation.request_body = Some(aide::openapi::ReferenceOr::Item(body));
+        document_form(operation, schema);
     }
+}
+
+fn document_form(operation: &mut Operation, schema: schemars::Schema) {
+    let mut body = RequestBody { required: true, ..Default::default() };
+    body.content.insert(
+        "application/x-www-form-urlencoded".into(),
+        MediaType {
+            schema: Some(SchemaObject { json_schema: schema, example: None, external_docs: None }),
+            ..Default::default()
+        },
+    );
+    operation.request_body = Some(aide::openapi::ReferenceOr::Item(body));
 }

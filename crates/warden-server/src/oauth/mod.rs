@@ -4,7 +4,9 @@
 //! OAuth2 clients parse §5.2 errors, so every failure here is a §5.2 answer (never FastAPI's 422):
 //! `400 {"error": "...", "error_description": "..."}`, or 401 `invalid_client`.
 
+pub mod client;
 mod form;
+pub mod revocation;
 
 use std::time::Duration;
 
@@ -19,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use warden::token::Claims;
 
-pub use self::form::TokenForm;
+pub use self::form::{TokenForm, TokenHintForm};
+use self::client::ClientAuth;
 use crate::app::App;
 use crate::store::{Consumed, DEFAULT_TENANT, RefreshToken, StoreError, User, new_id};
 
@@ -52,6 +55,10 @@ impl OAuthError {
         Self::new("invalid_scope", description)
     }
 
+    pub fn unauthorized_client(description: impl Into<String>) -> Self {
+        Self::new("unauthorized_client", description)
+    }
+
     pub fn unsupported_grant_type(description: impl Into<String>) -> Self {
         Self::new("unsupported_grant_type", description)
     }
@@ -64,7 +71,7 @@ impl OAuthError {
         }
     }
 
-    fn server_error() -> Self {
+    pub(crate) fn server_error() -> Self {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             ..Self::new("server_error", "the server could not answer")
@@ -110,7 +117,7 @@ impl aide::OperationOutput for OAuthError {
 }
 
 /// §5.1: token answers must not be cached.
-fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
+pub(crate) fn no_store() -> [(header::HeaderName, HeaderValue); 2] {
     [
         (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         (header::PRAGMA, HeaderValue::from_static("no-cache")),
@@ -125,8 +132,9 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the access token expires (`exp` - `iat`).
     pub expires_in: u64,
-    /// A one-time refresh token: each use returns a new one.
-    pub refresh_token: String,
+    /// A one-time refresh token: each use returns a new one (none for client credentials).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
     /// The granted scopes, space-separated.
     pub scope: String,
 }
@@ -172,15 +180,64 @@ fn new_refresh_token() -> String {
 
 /// `POST /token`.
 pub async fn token(State(app): State<App>, form: TokenForm) -> Result<Tokens, OAuthError> {
-    form.check_client()?;
-    match form.grant_type.as_deref() {
-        None => Err(OAuthError::invalid_request("grant_type is required")),
-        Some("password") => password_grant(&app, &form).await,
-        Some("refresh_token") => refresh_grant(&app, &form).await,
-        Some(other) => Err(OAuthError::unsupported_grant_type(format!(
-            "grant_type {other:?} is not supported; use password or refresh_token"
-        ))),
+    let client = client::authenticate(form.presented(), &app.store, &app.clients, &app.digester).await?;
+    let grant_type = form.grant_type.as_deref().ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    match grant_type {
+        "password" | "refresh_token" | "client_credentials" => client.check_grant(grant_type)?,
+        other => {
+            return Err(OAuthError::unsupported_grant_type(format!(
+                "grant_type {other:?} is not supported; use password, refresh_token or client_credentials"
+            )));
+        }
     }
+    match grant_type {
+        "password" => password_grant(&app, &form, &client).await,
+        "refresh_token" => refresh_grant(&app, &form, &client).await,
+        _ => client_credentials_grant(&app, &form, &client).await,
+    }
+}
+
+/// §4.4: a confidential client's token for itself: `sub` = client id, no refresh token, scopes
+/// within the client's allowed set.
+async fn client_credentials_grant(app: &App, form: &TokenForm, client: &ClientAuth) -> Result<Tokens, OAuthError> {
+    let ClientAuth::Confidential(client) = client else {
+        return Err(OAuthError::invalid_client("client_credentials needs a client that authenticates"));
+    };
+    let scopes = narrow(&client.scopes, form.scopes.as_deref())?;
+    let profile = AccessClaims {
+        tid: client.tenant_id.clone(),
+        client_id: Some(client.id.clone()),
+        ..AccessClaims::default()
+    };
+    let claims = Claims::with_extra(&client.id, Duration::from_secs(app.access_ttl), profile)
+        .with_scopes(scopes.iter().cloned())
+        .with_jti(new_id());
+    let (access_token, expires_in) = sign(app, &claims)?;
+    Ok(Tokens(TokenResponse { access_token, token_type: "bearer".into(), expires_in, refresh_token: None, scope: scopes.join(" ") }))
+}
+
+/// The requested scopes that `allowed` holds; all of `allowed` when none were requested;
+/// `invalid_scope` when something was requested and none of it is allowed (RFC 6749 §3.3).
+fn narrow(allowed: &[String], requested: Option<&[String]>) -> Result<Vec<String>, OAuthError> {
+    match requested {
+        None => Ok(allowed.to_vec()),
+        Some(requested) => {
+            let granted: Vec<String> = requested.iter().filter(|s| allowed.contains(s)).cloned().collect();
+            if granted.is_empty() {
+                return Err(OAuthError::invalid_scope("none of the requested scopes can be granted"));
+            }
+            Ok(granted)
+        }
+    }
+}
+
+fn sign(app: &App, claims: &Claims<AccessClaims>) -> Result<(String, u64), OAuthError> {
+    let expires_in = (claims.exp - claims.iat.unwrap_or(claims.exp)).max(0) as u64;
+    let token = app.jwt.load().encode(claims).map_err(|e| {
+        tracing::error!(error = %e, "cannot sign an access token");
+        OAuthError::server_error()
+    })?;
+    Ok((token, expires_in))
 }
 
 fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OAuthError> {
@@ -191,7 +248,7 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OAuthE
 
 /// §4.3: the same answer, after the same work, for an unknown user, a wrong password and a
 /// disabled account.
-async fn password_grant(app: &App, form: &TokenForm) -> Result<Tokens, OAuthError> {
+async fn password_grant(app: &App, form: &TokenForm, client: &ClientAuth) -> Result<Tokens, OAuthError> {
     let username = required(&form.username, "username")?;
     let password = required(&form.password, "password")?;
     let refused = || OAuthError::invalid_grant("invalid username or password");
@@ -221,35 +278,28 @@ async fn password_grant(app: &App, form: &TokenForm) -> Result<Tokens, OAuthErro
                 .await?;
         }
     }
-    let allowed = app.store.user_scopes(&user.id).await?;
-    let scopes = match &form.scopes {
-        // None requested: everything the user's roles grant.
-        None => allowed,
-        Some(requested) => {
-            let granted: Vec<String> = requested
-                .iter()
-                .filter(|s| allowed.contains(s))
-                .cloned()
-                .collect();
-            if granted.is_empty() {
-                return Err(OAuthError::invalid_scope(
-                    "none of the requested scopes is granted to this user",
-                ));
-            }
-            granted
-        }
-    };
-    issue(app, &user, scopes, new_id()).await
+    // What the user's roles grant, within what the client may ask for.
+    let mut allowed = app.store.user_scopes(&user.id).await?;
+    if let Some(client) = client.client() {
+        allowed.retain(|s| client.scopes.contains(s));
+    }
+    let scopes = narrow(&allowed, form.scopes.as_deref())?;
+    let client_id = client.client().map(|c| c.id.clone());
+    issue_with_grant(app, &user, scopes.clone(), scopes, new_id(), client_id).await
 }
 
 /// §6: a refresh token is used once; the new one keeps the original grant's scope, and the
 /// access token may only narrow it.
-async fn refresh_grant(app: &App, form: &TokenForm) -> Result<Tokens, OAuthError> {
+async fn refresh_grant(app: &App, form: &TokenForm, client: &ClientAuth) -> Result<Tokens, OAuthError> {
     let presented = required(&form.refresh_token, "refresh_token")?;
-    let stored = match app
-        .store
-        .consume_refresh_token(&refresh_token_digest(presented))
-        .await?
+    let digest = refresh_token_digest(presented);
+    // §6: a refresh token issued to a client is only for that client; checked before it is used.
+    if let Some(stored) = app.store.refresh_token_family(&digest).await? {
+        if stored.client_id.is_some() && stored.client_id.as_deref() != client.client().map(|c| c.id.as_str()) {
+            return Err(OAuthError::invalid_grant("this refresh token was issued to another client"));
+        }
+    }
+    let stored = match app.store.consume_refresh_token(&digest).await?
     {
         Consumed::Fresh(stored) => stored,
         Consumed::Reused => {
@@ -296,16 +346,7 @@ async fn refresh_grant(app: &App, form: &TokenForm) -> Result<Tokens, OAuthError
             .collect(),
         None => grant.clone(),
     };
-    issue_with_grant(app, &user, access, grant, stored.family_id).await
-}
-
-async fn issue(
-    app: &App,
-    user: &User,
-    scopes: Vec<String>,
-    family: String,
-) -> Result<Tokens, OAuthError> {
-    issue_with_grant(app, user, scopes.clone(), scopes, family).await
+    issue_with_grant(app, &user, access, grant, stored.family_id, stored.client_id).await
 }
 
 /// Signs an access token for `access` scopes and stores a refresh token for the `grant`.
@@ -315,6 +356,7 @@ async fn issue_with_grant(
     access: Vec<String>,
     grant: Vec<String>,
     family_id: String,
+    client_id: Option<String>,
 ) -> Result<Tokens, OAuthError> {
     let profile = AccessClaims {
         tid: user.tenant_id.clone(),
@@ -322,15 +364,12 @@ async fn issue_with_grant(
         email: user.email.clone(),
         name: user.full_name.clone(),
         roles: app.store.user_roles(&user.id).await?,
+        client_id: client_id.clone(),
     };
     let claims = Claims::with_extra(&user.id, Duration::from_secs(app.access_ttl), profile)
         .with_scopes(access.iter().cloned())
         .with_jti(new_id());
-    let expires_in = (claims.exp - claims.iat.unwrap_or(claims.exp)).max(0) as u64;
-    let access_token = app.jwt.load().encode(&claims).map_err(|e| {
-        tracing::error!(error = %e, "cannot sign an access token");
-        OAuthError::server_error()
-    })?;
+    let (access_token, expires_in) = sign(app, &claims)?;
     let refresh_token = new_refresh_token();
     let stored = RefreshToken {
         id: new_id(),
@@ -339,6 +378,7 @@ async fn issue_with_grant(
         user_id: user.id.clone(),
         scope: grant.join(" "),
         expires_at: crate::store::now() + app.refresh_ttl as i64,
+        client_id,
     };
     app.store
         .insert_refresh_token(&refresh_token_digest(&refresh_token), &stored)
@@ -347,7 +387,7 @@ async fn issue_with_grant(
         access_token,
         token_type: "bearer".into(),
         expires_in,
-        refresh_token,
+        refresh_token: Some(refresh_token),
         scope: access.join(" "),
     }))
 }
@@ -358,11 +398,22 @@ async fn issue_with_grant(
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct AccessClaims {
     pub tid: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub preferred_username: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<String>,
+    /// The client the token was issued to (for client credentials, also the `sub`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+impl AccessClaims {
+    /// True for a client's own token (client credentials): no user behind it.
+    pub fn is_client_token(&self, sub: &str) -> bool {
+        self.client_id.as_deref() == Some(sub)
+    }
 }

@@ -144,6 +144,42 @@ pub struct RefreshToken {
     pub user_id: String,
     pub scope: String,
     pub expires_at: i64,
+    /// The client it was issued to, if one identified itself.
+    pub client_id: Option<String>,
+}
+
+/// An OAuth client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    /// The keyed digest of its secret; `None` for a public client.
+    pub secret_digest: Option<String>,
+    pub grant_types: Vec<String>,
+    /// The most it may be granted.
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+}
+
+impl Client {
+    fn from_row(row: &AnyRow) -> std::result::Result<Self, sqlx::Error> {
+        let split = |s: String| s.split_whitespace().map(str::to_owned).collect();
+        Ok(Self {
+            id: row.try_get("id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            name: row.try_get("name")?,
+            secret_digest: row.try_get("secret_digest")?,
+            grant_types: split(row.try_get("grant_types")?),
+            scopes: split(row.try_get("scopes")?),
+            created_at: row.try_get("created_at")?,
+        })
+    }
+
+    /// True for a client with a secret.
+    pub fn is_confidential(&self) -> bool {
+        self.secret_digest.is_some()
+    }
 }
 
 /// What happened when a refresh token was presented.
@@ -462,8 +498,8 @@ impl Store {
 
     pub async fn insert_refresh_token(&self, token_hash: &str, token: &RefreshToken) -> Result<()> {
         sqlx::query(
-            "INSERT INTO refresh_tokens (id, tenant_id, token_hash, family_id, user_id, scope, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO refresh_tokens (id, tenant_id, token_hash, family_id, user_id, scope, created_at, expires_at, client_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&token.id)
         .bind(&token.tenant_id)
@@ -473,9 +509,105 @@ impl Store {
         .bind(&token.scope)
         .bind(now())
         .bind(token.expires_at)
+        .bind(&token.client_id)
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// A refresh token that is still usable (not used, revoked or expired), without using it.
+    pub async fn active_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, family_id, user_id, scope, expires_at, client_id FROM refresh_tokens \
+             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| refresh_token_from_row(&row)).transpose().map_err(Into::into)
+    }
+
+    /// The family of a refresh token (used or not), for revocation.
+    pub async fn refresh_token_family(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
+        let row = sqlx::query(
+            "SELECT id, tenant_id, family_id, user_id, scope, expires_at, client_id FROM refresh_tokens WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| refresh_token_from_row(&row)).transpose().map_err(Into::into)
+    }
+
+    // ---- clients ----
+
+    pub async fn create_client(&self, client: &Client) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO clients (id, tenant_id, name, secret_digest, grant_types, scopes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&client.id)
+        .bind(&client.tenant_id)
+        .bind(&client.name)
+        .bind(&client.secret_digest)
+        .bind(client.grant_types.join(" "))
+        .bind(client.scopes.join(" "))
+        .bind(client.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("client"))?;
+        Ok(())
+    }
+
+    pub async fn client(&self, id: &str) -> Result<Client> {
+        let row = sqlx::query("SELECT * FROM clients WHERE id = $1").bind(id).fetch_one(&self.pool).await?;
+        Ok(Client::from_row(&row)?)
+    }
+
+    pub async fn clients(&self, tenant: &str) -> Result<Vec<Client>> {
+        let rows = sqlx::query("SELECT * FROM clients WHERE tenant_id = $1 ORDER BY name, id")
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(Client::from_row).collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub async fn delete_client(&self, tenant: &str, id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM clients WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        found(done.rows_affected())
+    }
+
+    // ---- revoked access tokens ----
+
+    /// Puts an access token's `jti` on the deny list until the token would have expired.
+    pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
+        let exists = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti = $1").bind(jti).fetch_optional(&self.pool).await?;
+        if exists.is_none() {
+            sqlx::query("INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3)")
+                .bind(jti)
+                .bind(expires_at)
+                .bind(now())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Revoked tokens that have not expired and were revoked at or after `since`, with their expiry.
+    pub async fn revoked_since(&self, since: i64) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at >= $1 AND expires_at > $2")
+            .bind(since)
+            .bind(now())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("jti")?, r.try_get("expires_at")?)))
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 
     /// Marks a refresh token used, atomically: of several requests presenting the same token at
@@ -493,7 +625,7 @@ impl Store {
         .execute(&self.pool)
         .await?;
         let row = sqlx::query(
-            "SELECT id, tenant_id, family_id, user_id, scope, expires_at, used_at, revoked_at \
+            "SELECT id, tenant_id, family_id, user_id, scope, expires_at, used_at, revoked_at, client_id \
              FROM refresh_tokens WHERE token_hash = $1",
         )
         .bind(token_hash)
@@ -502,14 +634,7 @@ impl Store {
         let Some(row) = row else {
             return Ok(Consumed::Invalid);
         };
-        let token = RefreshToken {
-            id: row.try_get("id")?,
-            tenant_id: row.try_get("tenant_id")?,
-            family_id: row.try_get("family_id")?,
-            user_id: row.try_get("user_id")?,
-            scope: row.try_get("scope")?,
-            expires_at: row.try_get("expires_at")?,
-        };
+        let token = refresh_token_from_row(&row)?;
         if won.rows_affected() == 1 {
             return Ok(Consumed::Fresh(token));
         }
@@ -686,6 +811,18 @@ pub mod testing {
         }
         urls
     }
+}
+
+fn refresh_token_from_row(row: &AnyRow) -> std::result::Result<RefreshToken, sqlx::Error> {
+    Ok(RefreshToken {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        family_id: row.try_get("family_id")?,
+        user_id: row.try_get("user_id")?,
+        scope: row.try_get("scope")?,
+        expires_at: row.try_get("expires_at")?,
+        client_id: row.try_get("client_id")?,
+    })
 }
 
 fn found(rows: u64) -> Result<()> {

@@ -159,6 +159,7 @@ async fn a_refresh_token_is_consumed_exactly_once_and_reuse_kills_the_family() {
             user_id: user.id.clone(),
             scope: "items:read".into(),
             expires_at: now() + 3600,
+            client_id: None,
         };
         store
             .insert_refresh_token("hash-1", &token("fam"))
