@@ -99,7 +99,10 @@ pub fn router(app: App, settings: &Settings) -> Router {
             "/introspect",
             post(revocation::introspect).layer(middleware::map_response(revocation::client_errors)),
         )
-        .api_route("/.well-known/oauth-authorization-server", get(revocation::metadata))
+        .api_route(
+            "/.well-known/oauth-authorization-server",
+            get(revocation::metadata),
+        )
         .api_route("/.well-known/jwks.json", get(revocation::jwks))
         .merge(crate::api::routes())
         .api_route("/healthz", get(healthz))
@@ -277,7 +280,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let hasher = PasswordHasher::new();
     let (key_set, key_dir) = initial_keys(&settings)?;
     let generated_password = bootstrap(&store, &hasher, &settings).await?;
-    let digester = crate::oauth::client::SecretDigester::load(&settings.storage.data_dir, settings.mode)?;
+    let digester =
+        crate::oauth::client::SecretDigester::load(&settings.storage.data_dir, settings.mode)?;
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await

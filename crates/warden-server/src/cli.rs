@@ -455,10 +455,19 @@ fn keys_command(storage: &StorageArgs, command: KeysCommand) -> anyhow::Result<(
     Ok(())
 }
 
-async fn client(store: &Store, storage: &crate::config::Storage, command: ClientCommand) -> anyhow::Result<()> {
+async fn client(
+    store: &Store,
+    storage: &crate::config::Storage,
+    command: ClientCommand,
+) -> anyhow::Result<()> {
     use crate::oauth::client::{SecretDigester, new_client_id, new_secret};
     match command {
-        ClientCommand::Add { name, grant_types, scopes, public } => {
+        ClientCommand::Add {
+            name,
+            grant_types,
+            scopes,
+            public,
+        } => {
             if name.trim().is_empty() || name.chars().count() > 100 {
                 bail!("a client name is 1 to 100 characters");
             }
@@ -469,11 +478,15 @@ async fn client(store: &Store, storage: &crate::config::Storage, command: Client
             };
             for grant in &grant_types {
                 if !["client_credentials", "password", "refresh_token"].contains(&grant.as_str()) {
-                    bail!("unknown grant type {grant:?}; use client_credentials, password or refresh_token");
+                    bail!(
+                        "unknown grant type {grant:?}; use client_credentials, password or refresh_token"
+                    );
                 }
             }
             if public && grant_types.iter().any(|g| g == "client_credentials") {
-                bail!("a public client cannot use client_credentials: it has no secret to authenticate with");
+                bail!(
+                    "a public client cannot use client_credentials: it has no secret to authenticate with"
+                );
             }
             for scope in &scopes {
                 check_scope(scope)?;
@@ -506,9 +519,16 @@ async fn client(store: &Store, storage: &crate::config::Storage, command: Client
             println!("scopes:        {}", client.scopes.join(" "));
         }
         ClientCommand::List => {
-            println!("{:<28} {:<13} {:<40} {:<24} name", "client_id", "type", "grant types", "scopes");
+            println!(
+                "{:<28} {:<13} {:<40} {:<24} name",
+                "client_id", "type", "grant types", "scopes"
+            );
             for client in store.clients(DEFAULT_TENANT).await? {
-                let kind = if client.is_confidential() { "confidential" } else { "public" };
+                let kind = if client.is_confidential() {
+                    "confidential"
+                } else {
+                    "public"
+                };
                 println!(
                     "{:<28} {:<13} {:<40} {:<24} {}",
                     client.id,
@@ -520,7 +540,10 @@ async fn client(store: &Store, storage: &crate::config::Storage, command: Client
             }
         }
         ClientCommand::Remove { client_id } => {
-            store.delete_client(DEFAULT_TENANT, &client_id).await.map_err(not_found("client", &client_id))?;
+            store
+                .delete_client(DEFAULT_TENANT, &client_id)
+                .await
+                .map_err(not_found("client", &client_id))?;
             println!("removed client {client_id}");
         }
     }

@@ -745,7 +745,10 @@ fn production_mode_refuses_generated_and_weak_secrets() {
     assert!(err.contains("signing key"), "{err}");
     let err = refused_start(&[prod], rotate_key);
     assert!(err.contains("WARDEN_ADMIN_PASSWORD"), "{err}");
-    let err = refused_start(&[prod, ("WARDEN_ADMIN_PASSWORD", "a long admin password")], rotate_key);
+    let err = refused_start(
+        &[prod, ("WARDEN_ADMIN_PASSWORD", "a long admin password")],
+        rotate_key,
+    );
     assert!(err.contains("WARDEN_DIGEST_KEY"), "{err}");
     let err = refused_start(&[prod, ("WARDEN_ADMIN_PASSWORD", "short")], rotate_key);
     assert!(err.contains("at least 12"), "{err}");
@@ -775,7 +778,10 @@ async fn production_mode_starts_with_a_provided_key_and_password() {
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("WARDEN_ENV", "production")
         .env("WARDEN_ADMIN_PASSWORD", "a long admin password")
-        .env("WARDEN_DIGEST_KEY", "a digest key of thirty-two bytes or more")
+        .env(
+            "WARDEN_DIGEST_KEY",
+            "a digest key of thirty-two bytes or more",
+        )
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

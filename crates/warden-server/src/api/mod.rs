@@ -102,7 +102,11 @@ impl Authenticator for Caller {
             }
         };
         // Revoked before its expiry (RFC 7009): an in-memory lookup, no I/O.
-        if claims.jti.as_deref().is_some_and(|jti| app.revoked.contains(jti)) {
+        if claims
+            .jti
+            .as_deref()
+            .is_some_and(|jti| app.revoked.contains(jti))
+        {
             return Err(invalid_token(scopes));
         }
         if !claims.has_scopes(scopes.scopes().iter().copied()) {
@@ -121,10 +125,16 @@ impl Authenticator for UserCaller {
     type State = App;
     type Input = Security<Caller>;
 
-    async fn authenticate(caller: Security<Caller>, _: &SecurityScopes, _: &App) -> Result<Self, AuthError> {
+    async fn authenticate(
+        caller: Security<Caller>,
+        _: &SecurityScopes,
+        _: &App,
+    ) -> Result<Self, AuthError> {
         let caller = caller.into_inner();
         if caller.0.extra.is_client_token(&caller.0.sub) {
-            return Err(AuthError::forbidden("This route needs a user's token, not a client's"));
+            return Err(AuthError::forbidden(
+                "This route needs a user's token, not a client's",
+            ));
         }
         Ok(UserCaller(caller))
     }

@@ -34,11 +34,15 @@ impl SecretDigester {
             if key.len() < 32 {
                 anyhow::bail!("WARDEN_DIGEST_KEY must be at least 32 bytes");
             }
-            return Ok(Self { key: Zeroizing::new(key.into_bytes()) });
+            return Ok(Self {
+                key: Zeroizing::new(key.into_bytes()),
+            });
         }
         let path = data_dir.join("digest.key");
         match std::fs::read(&path) {
-            Ok(key) if key.len() >= 32 => Ok(Self { key: Zeroizing::new(key) }),
+            Ok(key) if key.len() >= 32 => Ok(Self {
+                key: Zeroizing::new(key),
+            }),
             Ok(_) => anyhow::bail!("{} is shorter than 32 bytes", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if mode == Mode::Production {
@@ -58,7 +62,9 @@ impl SecretDigester {
 
     /// A digester with the given key (tests).
     pub fn with_key(key: &[u8]) -> Self {
-        Self { key: Zeroizing::new(key.to_vec()) }
+        Self {
+            key: Zeroizing::new(key.to_vec()),
+        }
     }
 
     fn mac(&self) -> hmac::Hmac<sha2::Sha256> {
@@ -75,7 +81,9 @@ impl SecretDigester {
 
     /// True when `secret` has this digest; constant-time.
     pub fn verify(&self, secret: &str, digest: &str) -> bool {
-        let Ok(expected) = URL_SAFE_NO_PAD.decode(digest) else { return false };
+        let Ok(expected) = URL_SAFE_NO_PAD.decode(digest) else {
+            return false;
+        };
         let mut mac = self.mac();
         mac.update(secret.as_bytes());
         mac.verify_slice(&expected).is_ok()
@@ -150,9 +158,11 @@ impl ClientAuth {
     /// RFC 6749 §5.2 `unauthorized_client` unless the client may use `grant_type`.
     pub fn check_grant(&self, grant_type: &str) -> Result<(), OAuthError> {
         match self.client() {
-            Some(client) if !client.grant_types.iter().any(|g| g == grant_type) => Err(OAuthError::unauthorized_client(
-                format!("this client may not use the {grant_type} grant"),
-            )),
+            Some(client) if !client.grant_types.iter().any(|g| g == grant_type) => {
+                Err(OAuthError::unauthorized_client(format!(
+                    "this client may not use the {grant_type} grant"
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -173,13 +183,23 @@ pub async fn authenticate(
     cache: &ClientCache,
     digester: &SecretDigester,
 ) -> Result<ClientAuth, OAuthError> {
-    let (id, secret) = match (presented.basic, presented.client_id, presented.client_secret) {
+    let (id, secret) = match (
+        presented.basic,
+        presented.client_id,
+        presented.client_secret,
+    ) {
         (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return Err(OAuthError::invalid_request("the client is identified both in the header and in the body"));
+            return Err(OAuthError::invalid_request(
+                "the client is identified both in the header and in the body",
+            ));
         }
         (Some((id, secret)), None, None) => (id.as_str(), Some(secret.as_str())),
         (None, Some(id), secret) => (id, secret),
-        (None, None, Some(_)) => return Err(OAuthError::invalid_request("client_secret without client_id")),
+        (None, None, Some(_)) => {
+            return Err(OAuthError::invalid_request(
+                "client_secret without client_id",
+            ));
+        }
         (None, None, None) => return Ok(ClientAuth::Anonymous),
     };
     let refused = || OAuthError::invalid_client("unknown client or wrong client secret");

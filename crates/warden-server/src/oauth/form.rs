@@ -93,7 +93,9 @@ async fn parse<S: Send + Sync>(
 ) -> Result<Option<(String, String)>, Response> {
     let basic = match req.headers().get(AUTHORIZATION) {
         Some(value) => {
-            let value = value.to_str().map_err(|_| OAuthError::invalid_client("malformed Authorization").into_response())?;
+            let value = value.to_str().map_err(|_| {
+                OAuthError::invalid_client("malformed Authorization").into_response()
+            })?;
             basic_client(value).map_err(IntoResponse::into_response)?
         }
         None => None,
@@ -103,18 +105,29 @@ async fn parse<S: Send + Sync>(
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
     // Read the body first, so an oversized one is a 413 whatever its type.
-    let body = Bytes::from_request(req, state).await.map_err(IntoResponse::into_response)?;
+    let body = Bytes::from_request(req, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
     if !is_form {
-        return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into_response());
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        )
+        .into_response());
     }
     let mut seen: Vec<String> = Vec::new();
     for (name, value) in form_urlencoded::parse(&body) {
         let value = (!value.is_empty()).then(|| value.into_owned());
         if set(&name, value) {
             if seen.iter().any(|s| *s == name) {
-                return Err(OAuthError::invalid_request(format!("parameter {name} is repeated")).into_response());
+                return Err(
+                    OAuthError::invalid_request(format!("parameter {name} is repeated"))
+                        .into_response(),
+                );
             }
             seen.push(name.into_owned());
         }
@@ -136,7 +149,12 @@ impl<S: Send + Sync> FromRequest<S> for TokenForm {
                 "client_id" => &mut form.client_id,
                 "client_secret" => &mut form.client_secret,
                 "scope" => {
-                    let scopes: Vec<String> = value.iter().flat_map(|v| v.split(' ')).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+                    let scopes: Vec<String> = value
+                        .iter()
+                        .flat_map(|v| v.split(' '))
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect();
                     form.scopes = (!scopes.is_empty()).then_some(scopes);
                     return true;
                 }
@@ -211,11 +229,18 @@ impl OperationInput for TokenForm {
 }
 
 fn document_form(operation: &mut Operation, schema: schemars::Schema) {
-    let mut body = RequestBody { required: true, ..Default::default() };
+    let mut body = RequestBody {
+        required: true,
+        ..Default::default()
+    };
     body.content.insert(
         "application/x-www-form-urlencoded".into(),
         MediaType {
-            schema: Some(SchemaObject { json_schema: schema, example: None, external_docs: None }),
+            schema: Some(SchemaObject {
+                json_schema: schema,
+                example: None,
+                external_docs: None,
+            }),
             ..Default::default()
         },
     );

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 use warden::token::Claims;
 
-pub use self::form::{TokenForm, TokenHintForm};
 use self::client::ClientAuth;
+pub use self::form::{TokenForm, TokenHintForm};
 use crate::app::App;
 use crate::store::{Consumed, DEFAULT_TENANT, RefreshToken, StoreError, User, new_id};
 
@@ -180,8 +180,12 @@ fn new_refresh_token() -> String {
 
 /// `POST /token`.
 pub async fn token(State(app): State<App>, form: TokenForm) -> Result<Tokens, OAuthError> {
-    let client = client::authenticate(form.presented(), &app.store, &app.clients, &app.digester).await?;
-    let grant_type = form.grant_type.as_deref().ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    let client =
+        client::authenticate(form.presented(), &app.store, &app.clients, &app.digester).await?;
+    let grant_type = form
+        .grant_type
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
     match grant_type {
         "password" | "refresh_token" | "client_credentials" => client.check_grant(grant_type)?,
         other => {
@@ -199,9 +203,15 @@ pub async fn token(State(app): State<App>, form: TokenForm) -> Result<Tokens, OA
 
 /// §4.4: a confidential client's token for itself: `sub` = client id, no refresh token, scopes
 /// within the client's allowed set.
-async fn client_credentials_grant(app: &App, form: &TokenForm, client: &ClientAuth) -> Result<Tokens, OAuthError> {
+async fn client_credentials_grant(
+    app: &App,
+    form: &TokenForm,
+    client: &ClientAuth,
+) -> Result<Tokens, OAuthError> {
     let ClientAuth::Confidential(client) = client else {
-        return Err(OAuthError::invalid_client("client_credentials needs a client that authenticates"));
+        return Err(OAuthError::invalid_client(
+            "client_credentials needs a client that authenticates",
+        ));
     };
     let scopes = narrow(&client.scopes, form.scopes.as_deref())?;
     let profile = AccessClaims {
@@ -213,7 +223,13 @@ async fn client_credentials_grant(app: &App, form: &TokenForm, client: &ClientAu
         .with_scopes(scopes.iter().cloned())
         .with_jti(new_id());
     let (access_token, expires_in) = sign(app, &claims)?;
-    Ok(Tokens(TokenResponse { access_token, token_type: "bearer".into(), expires_in, refresh_token: None, scope: scopes.join(" ") }))
+    Ok(Tokens(TokenResponse {
+        access_token,
+        token_type: "bearer".into(),
+        expires_in,
+        refresh_token: None,
+        scope: scopes.join(" "),
+    }))
 }
 
 /// The requested scopes that `allowed` holds; all of `allowed` when none were requested;
@@ -222,9 +238,15 @@ fn narrow(allowed: &[String], requested: Option<&[String]>) -> Result<Vec<String
     match requested {
         None => Ok(allowed.to_vec()),
         Some(requested) => {
-            let granted: Vec<String> = requested.iter().filter(|s| allowed.contains(s)).cloned().collect();
+            let granted: Vec<String> = requested
+                .iter()
+                .filter(|s| allowed.contains(s))
+                .cloned()
+                .collect();
             if granted.is_empty() {
-                return Err(OAuthError::invalid_scope("none of the requested scopes can be granted"));
+                return Err(OAuthError::invalid_scope(
+                    "none of the requested scopes can be granted",
+                ));
             }
             Ok(granted)
         }
@@ -248,7 +270,11 @@ fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, OAuthE
 
 /// §4.3: the same answer, after the same work, for an unknown user, a wrong password and a
 /// disabled account.
-async fn password_grant(app: &App, form: &TokenForm, client: &ClientAuth) -> Result<Tokens, OAuthError> {
+async fn password_grant(
+    app: &App,
+    form: &TokenForm,
+    client: &ClientAuth,
+) -> Result<Tokens, OAuthError> {
     let username = required(&form.username, "username")?;
     let password = required(&form.password, "password")?;
     let refused = || OAuthError::invalid_grant("invalid username or password");
@@ -290,17 +316,24 @@ async fn password_grant(app: &App, form: &TokenForm, client: &ClientAuth) -> Res
 
 /// §6: a refresh token is used once; the new one keeps the original grant's scope, and the
 /// access token may only narrow it.
-async fn refresh_grant(app: &App, form: &TokenForm, client: &ClientAuth) -> Result<Tokens, OAuthError> {
+async fn refresh_grant(
+    app: &App,
+    form: &TokenForm,
+    client: &ClientAuth,
+) -> Result<Tokens, OAuthError> {
     let presented = required(&form.refresh_token, "refresh_token")?;
     let digest = refresh_token_digest(presented);
     // §6: a refresh token issued to a client is only for that client; checked before it is used.
     if let Some(stored) = app.store.refresh_token_family(&digest).await? {
-        if stored.client_id.is_some() && stored.client_id.as_deref() != client.client().map(|c| c.id.as_str()) {
-            return Err(OAuthError::invalid_grant("this refresh token was issued to another client"));
+        if stored.client_id.is_some()
+            && stored.client_id.as_deref() != client.client().map(|c| c.id.as_str())
+        {
+            return Err(OAuthError::invalid_grant(
+                "this refresh token was issued to another client",
+            ));
         }
     }
-    let stored = match app.store.consume_refresh_token(&digest).await?
-    {
+    let stored = match app.store.consume_refresh_token(&digest).await? {
         Consumed::Fresh(stored) => stored,
         Consumed::Reused => {
             tracing::warn!("refresh token reuse detected; its family is revoked");
@@ -346,7 +379,15 @@ async fn refresh_grant(app: &App, form: &TokenForm, client: &ClientAuth) -> Resu
             .collect(),
         None => grant.clone(),
     };
-    issue_with_grant(app, &user, access, grant, stored.family_id, stored.client_id).await
+    issue_with_grant(
+        app,
+        &user,
+        access,
+        grant,
+        stored.family_id,
+        stored.client_id,
+    )
+    .await
 }
 
 /// Signs an access token for `access` scopes and stores a refresh token for the `grant`.

@@ -27,7 +27,10 @@ pub struct RevokedJtis {
 
 impl RevokedJtis {
     pub fn contains(&self, jti: &str) -> bool {
-        self.jtis.read().map(|j| j.contains_key(jti)).unwrap_or(true)
+        self.jtis
+            .read()
+            .map(|j| j.contains_key(jti))
+            .unwrap_or(true)
     }
 
     pub fn insert(&self, jti: String, expires_at: i64) {
@@ -75,13 +78,32 @@ impl Authenticator for ConfidentialClient {
     type State = App;
     type Input = Credentials<ClientBasic>;
 
-    async fn authenticate(credentials: Credentials<ClientBasic>, _: &SecurityScopes, app: &App) -> Result<Self, AuthError> {
+    async fn authenticate(
+        credentials: Credentials<ClientBasic>,
+        _: &SecurityScopes,
+        app: &App,
+    ) -> Result<Self, AuthError> {
         let unescape = |s: &str| -> String {
-            form_urlencoded::parse(format!("v={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+            form_urlencoded::parse(format!("v={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
         };
-        let pair = (unescape(&credentials.username), unescape(&credentials.password));
-        let presented = PresentedClient { basic: Some(&pair), client_id: None, client_secret: None };
-        let refused = || AuthError::unauthorized("invalid_client", Challenge::basic().param("realm", "warden"));
+        let pair = (
+            unescape(&credentials.username),
+            unescape(&credentials.password),
+        );
+        let presented = PresentedClient {
+            basic: Some(&pair),
+            client_id: None,
+            client_secret: None,
+        };
+        let refused = || {
+            AuthError::unauthorized(
+                "invalid_client",
+                Challenge::basic().param("realm", "warden"),
+            )
+        };
         match client::authenticate(presented, &app.store, &app.clients, &app.digester).await {
             Ok(ClientAuth::Confidential(client)) => Ok(ConfidentialClient(client)),
             _ => Err(refused()),
@@ -95,10 +117,15 @@ pub async fn client_errors(response: Response) -> Response {
     if response.status() != http::StatusCode::UNAUTHORIZED {
         return response;
     }
-    let challenge = response.headers().get(http::header::WWW_AUTHENTICATE).cloned();
+    let challenge = response
+        .headers()
+        .get(http::header::WWW_AUTHENTICATE)
+        .cloned();
     let mut rewritten = OAuthError::invalid_client("client authentication failed").into_response();
     if let Some(challenge) = challenge {
-        rewritten.headers_mut().insert(http::header::WWW_AUTHENTICATE, challenge);
+        rewritten
+            .headers_mut()
+            .insert(http::header::WWW_AUTHENTICATE, challenge);
     }
     rewritten
 }
@@ -112,7 +139,10 @@ enum Found {
 async fn find(app: &App, token: &str, hint: Option<&str>) -> Result<Option<Found>, OAuthError> {
     let access = |app: &App| -> Option<Found> {
         let claims: Claims<AccessClaims> = app.jwt.load().decode(token).ok()?;
-        let revoked = claims.jti.as_deref().is_some_and(|jti| app.revoked.contains(jti));
+        let revoked = claims
+            .jti
+            .as_deref()
+            .is_some_and(|jti| app.revoked.contains(jti));
         (!revoked).then_some(Found::Access(claims))
     };
     // The hint only orders the lookups (RFC 7009 §2.1, RFC 7662 §2.1).
@@ -121,34 +151,57 @@ async fn find(app: &App, token: &str, hint: Option<&str>) -> Result<Option<Found
             return Ok(Some(found));
         }
     }
-    if let Some(stored) = app.store.active_refresh_token(&refresh_token_digest(token)).await? {
+    if let Some(stored) = app
+        .store
+        .active_refresh_token(&refresh_token_digest(token))
+        .await?
+    {
         return Ok(Some(Found::Refresh(stored)));
     }
-    Ok(if hint == Some("refresh_token") { access(app) } else { None })
+    Ok(if hint == Some("refresh_token") {
+        access(app)
+    } else {
+        None
+    })
 }
 
 /// `POST /revoke` (RFC 7009). A confidential client must authenticate; a public one names
 /// itself. Answers 200 whether or not the token was known (§2.2).
 pub async fn revoke(State(app): State<App>, form: TokenHintForm) -> Result<Response, OAuthError> {
-    let client = client::authenticate(form.presented(), &app.store, &app.clients, &app.digester).await?;
-    let token = form.token.as_deref().ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let client =
+        client::authenticate(form.presented(), &app.store, &app.clients, &app.digester).await?;
+    let token = form
+        .token
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     if let Some(hint) = form.token_type_hint.as_deref() {
         if hint != "access_token" && hint != "refresh_token" {
             // §2.2.1: a hint we do not know.
-            return Err(OAuthError::new("unsupported_token_type", "token_type_hint must be access_token or refresh_token"));
+            return Err(OAuthError::new(
+                "unsupported_token_type",
+                "token_type_hint must be access_token or refresh_token",
+            ));
         }
     }
     let caller = client.client().map(|c| c.id.as_str());
     // Revoking a refresh token revokes its whole grant (§2.1), whatever state it is in.
-    if let Some(stored) = app.store.refresh_token_family(&refresh_token_digest(token)).await? {
+    if let Some(stored) = app
+        .store
+        .refresh_token_family(&refresh_token_digest(token))
+        .await?
+    {
         if stored.client_id.is_some() && stored.client_id.as_deref() != caller {
-            return Err(OAuthError::unauthorized_client("this token was issued to another client"));
+            return Err(OAuthError::unauthorized_client(
+                "this token was issued to another client",
+            ));
         }
         app.store.revoke_family(&stored.family_id).await?;
         tracing::info!(family = %stored.family_id, "refresh token family revoked");
     } else if let Some(Found::Access(claims)) = find(&app, token, Some("access_token")).await? {
         if claims.extra.client_id.is_some() && claims.extra.client_id.as_deref() != caller {
-            return Err(OAuthError::unauthorized_client("this token was issued to another client"));
+            return Err(OAuthError::unauthorized_client(
+                "this token was issued to another client",
+            ));
         }
         if let Some(jti) = &claims.jti {
             app.store.revoke_jti(jti, claims.exp).await?;
@@ -191,13 +244,17 @@ pub async fn introspect(
     _client: Security<ConfidentialClient>,
     form: TokenHintForm,
 ) -> Result<Response, OAuthError> {
-    let token = form.token.as_deref().ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = form
+        .token
+        .as_deref()
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
     let answer = match find(&app, token, form.token_type_hint.as_deref()).await? {
         Some(Found::Access(claims)) => Introspection {
             active: true,
             scope: Some(claims.scopes.join(" ")),
             client_id: claims.extra.client_id.clone(),
-            username: (!claims.extra.preferred_username.is_empty()).then(|| claims.extra.preferred_username.clone()),
+            username: (!claims.extra.preferred_username.is_empty())
+                .then(|| claims.extra.preferred_username.clone()),
             token_type: Some("Bearer".into()),
             exp: Some(claims.exp),
             iat: claims.iat,

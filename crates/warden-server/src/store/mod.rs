@@ -525,7 +525,9 @@ impl Store {
         .bind(now())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| refresh_token_from_row(&row)).transpose().map_err(Into::into)
+        row.map(|row| refresh_token_from_row(&row))
+            .transpose()
+            .map_err(Into::into)
     }
 
     /// The family of a refresh token (used or not), for revocation.
@@ -536,7 +538,9 @@ impl Store {
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| refresh_token_from_row(&row)).transpose().map_err(Into::into)
+        row.map(|row| refresh_token_from_row(&row))
+            .transpose()
+            .map_err(Into::into)
     }
 
     // ---- clients ----
@@ -560,7 +564,10 @@ impl Store {
     }
 
     pub async fn client(&self, id: &str) -> Result<Client> {
-        let row = sqlx::query("SELECT * FROM clients WHERE id = $1").bind(id).fetch_one(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM clients WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
         Ok(Client::from_row(&row)?)
     }
 
@@ -569,7 +576,10 @@ impl Store {
             .bind(tenant)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(Client::from_row).collect::<std::result::Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(Client::from_row)
+            .collect::<std::result::Result<_, _>>()?)
     }
 
     pub async fn delete_client(&self, tenant: &str, id: &str) -> Result<()> {
@@ -585,25 +595,32 @@ impl Store {
 
     /// Puts an access token's `jti` on the deny list until the token would have expired.
     pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
-        let exists = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti = $1").bind(jti).fetch_optional(&self.pool).await?;
+        let exists = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await?;
         if exists.is_none() {
-            sqlx::query("INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3)")
-                .bind(jti)
-                .bind(expires_at)
-                .bind(now())
-                .execute(&self.pool)
-                .await?;
+            sqlx::query(
+                "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3)",
+            )
+            .bind(jti)
+            .bind(expires_at)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
         }
         Ok(())
     }
 
     /// Revoked tokens that have not expired and were revoked at or after `since`, with their expiry.
     pub async fn revoked_since(&self, since: i64) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at >= $1 AND expires_at > $2")
-            .bind(since)
-            .bind(now())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at >= $1 AND expires_at > $2",
+        )
+        .bind(since)
+        .bind(now())
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("jti")?, r.try_get("expires_at")?)))
             .collect::<std::result::Result<_, sqlx::Error>>()

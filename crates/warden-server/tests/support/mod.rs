@@ -65,6 +65,29 @@ impl Server {
         }
     }
 
+    /// The data directory (keys, digest key, embedded database).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
+    }
+
+    /// Adds an OAuth client through the CLI; returns (client_id, client_secret).
+    pub fn add_client(&self, name: &str, extra: &[&str]) -> (String, Option<String>) {
+        let mut args = vec!["client", "add", name];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = self.cli(&args, None);
+        assert!(ok, "client add failed: {out} {err}");
+        let field = |name: &str| {
+            out.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|rest| rest.split_whitespace().next())
+                .map(str::to_owned)
+        };
+        (
+            field("client_id:").expect("client_id"),
+            field("client_secret:"),
+        )
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
