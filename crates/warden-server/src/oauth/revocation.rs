@@ -132,13 +132,16 @@ pub async fn client_errors(response: Response) -> Response {
 
 /// What a token is, if it is active.
 enum Found {
-    Access(Claims<AccessClaims>),
+    Access(std::sync::Arc<Claims<AccessClaims>>),
     Refresh(crate::store::RefreshToken),
 }
 
 async fn find(app: &App, token: &str, hint: Option<&str>) -> Result<Option<Found>, OAuthError> {
     let access = |app: &App| -> Option<Found> {
-        let claims: Claims<AccessClaims> = app.jwt.load().decode(token).ok()?;
+        let claims = match app.verified.get(token) {
+            Some(claims) => claims,
+            None => app.verified.insert(token, app.jwt.load().decode(token).ok()?),
+        };
         let revoked = claims
             .jti
             .as_deref()
@@ -258,9 +261,9 @@ pub async fn introspect(
             token_type: Some("Bearer".into()),
             exp: Some(claims.exp),
             iat: claims.iat,
-            sub: Some(claims.sub),
-            iss: claims.iss,
-            jti: claims.jti,
+            sub: Some(claims.sub.clone()),
+            iss: claims.iss.clone(),
+            jti: claims.jti.clone(),
         },
         Some(Found::Refresh(stored)) => Introspection {
             active: true,
