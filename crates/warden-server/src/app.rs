@@ -42,6 +42,8 @@ pub struct AppState {
     pub clients: crate::oauth::client::ClientCache,
     /// Access tokens revoked before their expiry.
     pub revoked: crate::oauth::revocation::RevokedJtis,
+    /// API key uses not yet written.
+    pub api_keys_used: crate::apikeys::LastUsed,
 }
 
 /// The state handlers receive.
@@ -306,7 +308,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         digester,
         clients: Default::default(),
         revoked: Default::default(),
+        api_keys_used: Default::default(),
     });
+    tokio::spawn(crate::apikeys::flush_last_used(Arc::clone(&app)));
     tokio::spawn(crate::oauth::revocation::sync_revocations(Arc::clone(&app)));
     if let Some(dir) = key_dir {
         tokio::spawn(reload_keys(

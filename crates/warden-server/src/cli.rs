@@ -44,6 +44,38 @@ pub enum Command {
     /// Add, list and remove OAuth clients.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// Create, list and revoke API keys for systems.
+    #[command(subcommand)]
+    Apikey(ApiKeyCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCommand {
+    /// Create an API key for a user or a client; the key is shown once.
+    Create {
+        /// The user who owns the key.
+        #[arg(long, conflicts_with = "client", required_unless_present = "client")]
+        user: Option<String>,
+        /// The client that owns the key.
+        #[arg(long)]
+        client: Option<String>,
+        /// A name to recognise the key by.
+        #[arg(long, default_value = "api key")]
+        name: String,
+        /// Scopes (repeatable), within the owner's [default: all of the owner's].
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Lifetime in seconds.
+        #[arg(long, conflicts_with = "expires_at")]
+        expires_in: Option<u64>,
+        /// Expiry time: RFC 3339 (2027-01-31T12:00:00Z) or seconds since the epoch.
+        #[arg(long)]
+        expires_at: Option<String>,
+    },
+    /// List the API keys (never the keys themselves).
+    List,
+    /// Revoke an API key by its id: refused from the next request on.
+    Revoke { id: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -152,6 +184,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             role(&open_store(&cli.storage.resolve()?).await?, command).await
         }
         Some(Command::Keys(command)) => keys_command(&cli.storage, command),
+        Some(Command::Apikey(command)) => {
+            let storage = cli.storage.resolve()?;
+            apikey(&open_store(&storage).await?, &storage, command).await
+        }
         Some(Command::Client(command)) => {
             let storage = cli.storage.resolve()?;
             client(&open_store(&storage).await?, &storage, command).await
@@ -491,14 +527,11 @@ async fn client(
             for scope in &scopes {
                 check_scope(scope)?;
             }
-            let mode = if std::env::var("WARDEN_ENV").is_ok_and(|m| m == "production") {
-                crate::config::Mode::Production
-            } else {
-                crate::config::Mode::Development
-            };
             let secret = (!public).then(new_secret);
             let digest = match &secret {
-                Some(secret) => Some(SecretDigester::load(&storage.data_dir, mode)?.digest(secret)),
+                Some(secret) => {
+                    Some(SecretDigester::load(&storage.data_dir, env_mode())?.digest(secret))
+                }
                 None => None,
             };
             let client = crate::store::Client {
@@ -545,6 +578,145 @@ async fn client(
                 .await
                 .map_err(not_found("client", &client_id))?;
             println!("removed client {client_id}");
+        }
+    }
+    Ok(())
+}
+
+/// `WARDEN_ENV` for the commands that are not `serve`.
+fn env_mode() -> crate::config::Mode {
+    if std::env::var("WARDEN_ENV").is_ok_and(|m| m == "production") {
+        crate::config::Mode::Production
+    } else {
+        crate::config::Mode::Development
+    }
+}
+
+fn parse_time(text: &str) -> anyhow::Result<i64> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return Ok(seconds);
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp())
+        .with_context(|| {
+            format!(
+                "{text:?} is neither RFC 3339 (2027-01-31T12:00:00Z) nor seconds since the epoch"
+            )
+        })
+}
+
+async fn apikey(
+    store: &Store,
+    storage: &crate::config::Storage,
+    command: ApiKeyCommand,
+) -> anyhow::Result<()> {
+    use crate::oauth::client::SecretDigester;
+    match command {
+        ApiKeyCommand::Create {
+            user,
+            client,
+            name,
+            scopes,
+            expires_in,
+            expires_at,
+        } => {
+            let (owner_user_id, owner_client_id, allowed) = match (user, client) {
+                (Some(username), _) => {
+                    let user = store
+                        .user_by_username(DEFAULT_TENANT, &username)
+                        .await
+                        .map_err(not_found("user", &username))?;
+                    let scopes = store.user_scopes(&user.id).await?;
+                    (Some(user.id), None, scopes)
+                }
+                (None, Some(id)) => {
+                    let client = store.client(&id).await.map_err(not_found("client", &id))?;
+                    (None, Some(client.id), client.scopes)
+                }
+                (None, None) => bail!("give --user or --client"),
+            };
+            for scope in &scopes {
+                check_scope(scope)?;
+                if !allowed.contains(scope) {
+                    bail!(
+                        "the owner does not hold the scope {scope:?}; a key only gets a subset of its owner's scopes"
+                    );
+                }
+            }
+            let scopes = if scopes.is_empty() { allowed } else { scopes };
+            let now = crate::store::now();
+            let expires_at = match (expires_in, expires_at) {
+                (Some(seconds), _) => {
+                    Some(now.saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX)))
+                }
+                (None, Some(text)) => Some(parse_time(&text)?),
+                (None, None) => None,
+            };
+            if expires_at.is_some_and(|exp| exp <= now) {
+                bail!("that expiry is in the past");
+            }
+            let (id, key) = crate::apikeys::new_key();
+            let secret = crate::apikeys::secret_of(&key).context("a new key parses")?;
+            let record = crate::store::ApiKey {
+                id: id.clone(),
+                tenant_id: DEFAULT_TENANT.into(),
+                name,
+                owner_user_id,
+                owner_client_id,
+                digest: SecretDigester::load(&storage.data_dir, env_mode())?.digest(secret),
+                scopes,
+                expires_at,
+                created_at: now,
+                last_used_at: None,
+                revoked_at: None,
+                owner_disabled: false,
+            };
+            store.create_api_key(&record).await?;
+            println!("api key: {key}   (shown once: store it now)");
+            println!("id:      {id}");
+            println!("scopes:  {}", record.scopes.join(" "));
+            println!(
+                "expires: {}",
+                expires_at.map_or("never".to_owned(), |e| e.to_string())
+            );
+        }
+        ApiKeyCommand::List => {
+            println!(
+                "{:<18} {:<20} {:<34} {:<12} {:<12} {:<8} scopes",
+                "id", "name", "owner", "expires", "last used", "status"
+            );
+            for key in store.api_keys(DEFAULT_TENANT).await? {
+                let owner = key
+                    .owner_user_id
+                    .clone()
+                    .or_else(|| key.owner_client_id.clone())
+                    .unwrap_or_default();
+                let status = if key.revoked_at.is_some() {
+                    "revoked"
+                } else if key.expires_at.is_some_and(|e| e <= crate::store::now()) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                let time = |t: Option<i64>| t.map_or("-".to_owned(), |t| t.to_string());
+                println!(
+                    "{:<18} {:<20} {:<34} {:<12} {:<12} {:<8} {}",
+                    key.id,
+                    key.name,
+                    owner,
+                    time(key.expires_at),
+                    time(key.last_used_at),
+                    status,
+                    key.scopes.join(" ")
+                );
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            store
+                .revoke_api_key(DEFAULT_TENANT, &id)
+                .await
+                .map_err(not_found("active API key", &id))?;
+            println!("revoked API key {id}");
         }
     }
     Ok(())

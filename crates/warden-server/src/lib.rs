@@ -5,6 +5,7 @@
 #![allow(missing_docs)]
 
 pub mod api;
+pub mod apikeys;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -574,11 +574,11 @@ async fn health_security_headers_and_docs() {
         assert_eq!(scheme["flows"]["password"]["tokenUrl"], "/token");
         assert_eq!(
             doc["paths"]["/items/{id}"]["delete"]["security"],
-            json!([{"OAuth2PasswordBearer": ["items:write"]}])
+            json!([{"OAuth2PasswordBearer": ["items:write"]}, {"APIKeyHeader": []}])
         );
         assert_eq!(
             doc["paths"]["/users/me"]["get"]["security"],
-            json!([{"OAuth2PasswordBearer": []}])
+            json!([{"OAuth2PasswordBearer": []}, {"APIKeyHeader": []}])
         );
         assert!(doc["paths"]["/token"]["post"].get("security").is_none());
         assert_eq!(

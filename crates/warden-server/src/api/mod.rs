@@ -21,9 +21,9 @@ use http::StatusCode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use warden::scheme::OAuth2PasswordBearer;
+use warden::scheme::{APIKeyHeader, OAuth2PasswordBearer, SchemeKind as _, SecurityScheme as _};
 use warden::token::Claims;
-use warden::{AuthError, Authenticator, Challenge, Credentials, Security, SecurityScopes};
+use warden::{AuthError, Authenticator, Challenge, Credentials, Either, Security, SecurityScopes};
 
 use crate::app::App;
 use crate::oauth::AccessClaims;
@@ -51,17 +51,43 @@ warden::scopes! {
     pub ItemsWrite = ["items:write"];
 }
 
-/// The caller an access token names. Verifying it is a signature and claim check, no I/O; a
-/// token seen before is found in the [`VerifiedTokens`](crate::api::verified::VerifiedTokens) cache.
-pub struct Caller(pub Arc<Claims<AccessClaims>>);
+warden::security_scheme! {
+    /// API keys of systems (`wdn_<id>_<secret>`), made by an administrator.
+    pub ApiKeyScheme: APIKeyHeader = APIKeyHeader::new("X-API-Key")
+        .description("An API key (`wdn_...`), for systems: `warden apikey create`.");
+}
+
+/// Who is calling: the holder of an access token, or of an API key. Verifying a token is a
+/// signature and claim check, no I/O (and a token seen before is found in the
+/// [`VerifiedTokens`](crate::api::verified::VerifiedTokens) cache); an API key is one indexed
+/// read, so that a revoked key is refused at once.
+pub enum Caller {
+    Token(Arc<Claims<AccessClaims>>),
+    Key(Box<crate::store::ApiKey>),
+}
 
 impl Caller {
-    pub fn user_id(&self) -> &str {
-        &self.0.sub
+    pub fn tenant_id(&self) -> &str {
+        match self {
+            Self::Token(claims) => &claims.extra.tid,
+            Self::Key(key) => &key.tenant_id,
+        }
     }
 
-    pub fn tenant_id(&self) -> &str {
-        &self.0.extra.tid
+    /// The user behind the call; `None` for a client (its own token or key).
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Self::Token(claims) if claims.extra.is_client_token(&claims.sub) => None,
+            Self::Token(claims) => Some(&claims.sub),
+            Self::Key(key) => key.owner_user_id.as_deref(),
+        }
+    }
+
+    pub fn scopes(&self) -> &[String] {
+        match self {
+            Self::Token(claims) => &claims.scopes,
+            Self::Key(key) => &key.scopes,
+        }
     }
 }
 
@@ -81,45 +107,93 @@ fn invalid_token(scopes: &SecurityScopes) -> AuthError {
     )
 }
 
-impl Authenticator for Caller {
-    type State = App;
-    type Input = Credentials<OAuth2>;
+async fn token_caller(
+    token: &str,
+    scopes: &SecurityScopes,
+    app: &App,
+) -> Result<Caller, AuthError> {
+    let claims = match app.verified.get(token) {
+        Some(claims) => claims,
+        None => {
+            let claims: Claims<AccessClaims> = app
+                .jwt
+                .load()
+                .decode(token)
+                .map_err(|_| invalid_token(scopes))?;
+            app.verified.insert(token, claims)
+        }
+    };
+    // Revoked before its expiry (RFC 7009): an in-memory lookup, no I/O.
+    if claims
+        .jti
+        .as_deref()
+        .is_some_and(|jti| app.revoked.contains(jti))
+    {
+        return Err(invalid_token(scopes));
+    }
+    Ok(Caller::Token(claims))
+}
 
-    async fn authenticate(
-        token: Credentials<OAuth2>,
-        scopes: &SecurityScopes,
-        app: &App,
-    ) -> Result<Self, AuthError> {
-        let claims = match app.verified.get(&token) {
-            Some(claims) => claims,
-            None => {
-                let claims: Claims<AccessClaims> = app
-                    .jwt
-                    .load()
-                    .decode(&token)
-                    .map_err(|_| invalid_token(scopes))?;
-                app.verified.insert(&token, claims)
-            }
-        };
-        // Revoked before its expiry (RFC 7009): an in-memory lookup, no I/O.
-        if claims
-            .jti
-            .as_deref()
-            .is_some_and(|jti| app.revoked.contains(jti))
-        {
-            return Err(invalid_token(scopes));
+async fn key_caller(key: &str, scopes: &SecurityScopes, app: &App) -> Result<Caller, AuthError> {
+    match crate::apikeys::verify(app, key).await {
+        Ok(Some(key)) => Ok(Caller::Key(Box::new(key))),
+        // Refused keys get exactly the answer of a missing credential.
+        Ok(None) => Err(AuthError::not_authenticated(
+            OAuth2::scheme().challenge(scopes),
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read an API key");
+            Err(AuthError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the database is unavailable",
+            ))
         }
-        if !claims.has_scopes(scopes.scopes().iter().copied()) {
-            return Err(AuthError::forbidden("Not enough permissions")
-                .with_challenge(challenge("insufficient_scope", scopes)));
-        }
-        Ok(Caller(claims))
     }
 }
 
-/// A caller that is a user (not a client with a client credentials token): the routes whose data
+impl Authenticator for Caller {
+    type State = App;
+    /// A bearer token, or else an API key: two alternatives in the document.
+    type Input = Either<Credentials<OAuth2>, Credentials<ApiKeyScheme>>;
+
+    async fn authenticate(
+        input: Self::Input,
+        scopes: &SecurityScopes,
+        app: &App,
+    ) -> Result<Self, AuthError> {
+        let caller = match input {
+            Either::Left(token) => token_caller(&token, scopes, app).await?,
+            Either::Right(key) => key_caller(&key, scopes, app).await?,
+        };
+        let granted = caller.scopes();
+        if !scopes
+            .scopes()
+            .iter()
+            .all(|s| granted.iter().any(|g| g == s))
+        {
+            return Err(AuthError::forbidden("Not enough permissions")
+                .with_challenge(challenge("insufficient_scope", scopes)));
+        }
+        Ok(caller)
+    }
+}
+
+/// A caller that is a user (not a client, with its own token or key): the routes whose data
 /// belongs to users.
-pub struct UserCaller(pub Caller);
+pub struct UserCaller {
+    pub caller: Caller,
+    pub user_id: String,
+}
+
+impl UserCaller {
+    pub fn tenant_id(&self) -> &str {
+        self.caller.tenant_id()
+    }
+
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+}
 
 impl Authenticator for UserCaller {
     type State = App;
@@ -131,20 +205,12 @@ impl Authenticator for UserCaller {
         _: &App,
     ) -> Result<Self, AuthError> {
         let caller = caller.into_inner();
-        if caller.0.extra.is_client_token(&caller.0.sub) {
+        let Some(user_id) = caller.user_id().map(str::to_owned) else {
             return Err(AuthError::forbidden(
-                "This route needs a user's token, not a client's",
+                "This route needs a user's credentials, not a client's",
             ));
-        }
-        Ok(UserCaller(caller))
-    }
-}
-
-impl std::ops::Deref for UserCaller {
-    type Target = Caller;
-
-    fn deref(&self) -> &Caller {
-        &self.0
+        };
+        Ok(UserCaller { caller, user_id })
     }
 }
 
@@ -230,16 +296,34 @@ pub struct Me {
     pub scopes: Vec<String>,
 }
 
-async fn read_users_me(caller: Security<UserCaller>) -> Json<Me> {
-    let claims = &caller.0.0.0;
-    Json(Me {
-        id: claims.sub.clone(),
-        username: claims.extra.preferred_username.clone(),
-        email: claims.extra.email.clone(),
-        full_name: claims.extra.name.clone(),
-        roles: claims.extra.roles.clone(),
-        scopes: claims.scopes.clone(),
-    })
+async fn read_users_me(
+    State(app): State<App>,
+    caller: Security<UserCaller>,
+) -> Result<Json<Me>, ApiError> {
+    let UserCaller { caller, user_id } = caller.into_inner();
+    let me = match caller {
+        // The profile as of the token's issue: no database read.
+        Caller::Token(claims) => Me {
+            id: user_id,
+            username: claims.extra.preferred_username.clone(),
+            email: claims.extra.email.clone(),
+            full_name: claims.extra.name.clone(),
+            roles: claims.extra.roles.clone(),
+            scopes: claims.scopes.clone(),
+        },
+        Caller::Key(key) => {
+            let user = app.store.user(&key.tenant_id, &user_id).await?;
+            Me {
+                roles: app.store.user_roles(&user.id).await?,
+                id: user.id,
+                username: user.username,
+                email: user.email,
+                full_name: user.full_name,
+                scopes: key.scopes,
+            }
+        }
+    };
+    Ok(Json(me))
 }
 
 /// An item.

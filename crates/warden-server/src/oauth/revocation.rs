@@ -140,7 +140,9 @@ async fn find(app: &App, token: &str, hint: Option<&str>) -> Result<Option<Found
     let access = |app: &App| -> Option<Found> {
         let claims = match app.verified.get(token) {
             Some(claims) => claims,
-            None => app.verified.insert(token, app.jwt.load().decode(token).ok()?),
+            None => app
+                .verified
+                .insert(token, app.jwt.load().decode(token).ok()?),
         };
         let revoked = claims
             .jti

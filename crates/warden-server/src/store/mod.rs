@@ -182,6 +182,54 @@ impl Client {
     }
 }
 
+/// An API key as stored (its digest, never the key).
+#[derive(Clone, Debug)]
+pub struct ApiKey {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub owner_user_id: Option<String>,
+    pub owner_client_id: Option<String>,
+    pub digest: String,
+    pub scopes: Vec<String>,
+    pub expires_at: Option<i64>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+    pub revoked_at: Option<i64>,
+    /// Whether the owning user is disabled (false for a client's key).
+    pub owner_disabled: bool,
+}
+
+impl ApiKey {
+    fn from_row(row: &AnyRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            tenant_id: row.try_get("tenant_id")?,
+            name: row.try_get("name")?,
+            owner_user_id: row.try_get("owner_user_id")?,
+            owner_client_id: row.try_get("owner_client_id")?,
+            digest: row.try_get("digest")?,
+            scopes: row
+                .try_get::<String, _>("scopes")?
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            expires_at: row.try_get("expires_at")?,
+            created_at: row.try_get("created_at")?,
+            last_used_at: row.try_get("last_used_at")?,
+            revoked_at: row.try_get("revoked_at")?,
+            owner_disabled: row
+                .try_get::<Option<i64>, _>("owner_disabled")?
+                .unwrap_or(0)
+                != 0,
+        })
+    }
+}
+
+const API_KEY_COLUMNS: &str = "k.id, k.tenant_id, k.name, k.owner_user_id, k.owner_client_id, k.digest, k.scopes, \
+     k.expires_at, k.created_at, k.last_used_at, k.revoked_at, u.disabled AS owner_disabled \
+     FROM api_keys k LEFT JOIN users u ON u.id = k.owner_user_id";
+
 /// What happened when a refresh token was presented.
 #[derive(Debug)]
 pub enum Consumed {
@@ -589,6 +637,73 @@ impl Store {
             .execute(&self.pool)
             .await?;
         found(done.rows_affected())
+    }
+
+    // ---- API keys ----
+
+    pub async fn create_api_key(&self, key: &ApiKey) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_keys (id, tenant_id, name, owner_user_id, owner_client_id, digest, scopes, expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&key.id)
+        .bind(&key.tenant_id)
+        .bind(&key.name)
+        .bind(&key.owner_user_id)
+        .bind(&key.owner_client_id)
+        .bind(&key.digest)
+        .bind(key.scopes.join(" "))
+        .bind(key.expires_at)
+        .bind(key.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("API key"))?;
+        Ok(())
+    }
+
+    /// One key with its owner's status: one indexed read.
+    pub async fn api_key(&self, id: &str) -> Result<ApiKey> {
+        let row = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} WHERE k.id = $1"))
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(ApiKey::from_row(&row)?)
+    }
+
+    pub async fn api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {API_KEY_COLUMNS} WHERE k.tenant_id = $1 ORDER BY k.created_at, k.id"
+        ))
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(ApiKey::from_row)
+            .collect::<std::result::Result<_, _>>()?)
+    }
+
+    pub async fn revoke_api_key(&self, tenant: &str, id: &str) -> Result<()> {
+        let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        found(done.rows_affected())
+    }
+
+    /// Records when keys were last used (written in batches, not on every request).
+    pub async fn touch_api_keys(&self, used: &[(String, i64)]) -> Result<()> {
+        for (id, at) in used {
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
+                .bind(at)
+                .bind(id)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
     // ---- revoked access tokens ----
