@@ -339,9 +339,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         "  log in:      curl -d grant_type=password -d username=admin -d password=... http://{address}/token"
     ));
     let router = router(Arc::clone(&app), &settings);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shut down");
     Ok(())
 }

@@ -47,6 +47,18 @@ pub enum Command {
     /// Create, list and revoke API keys for systems.
     #[command(subcommand)]
     Apikey(ApiKeyCommand),
+    /// Show the audit log, newest first.
+    Audit {
+        /// Only this event (login_failed, refresh_token_reuse_detected, user_created, ...).
+        #[arg(long)]
+        event: Option<String>,
+        /// Only events about this subject (a username, a user id...).
+        #[arg(long)]
+        subject: Option<String>,
+        /// How many events [default: 50].
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -184,6 +196,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             role(&open_store(&cli.storage.resolve()?).await?, command).await
         }
         Some(Command::Keys(command)) => keys_command(&cli.storage, command),
+        Some(Command::Audit {
+            event,
+            subject,
+            limit,
+        }) => {
+            let store = open_store(&cli.storage.resolve()?).await?;
+            let query = crate::store::AuditQuery {
+                event,
+                subject,
+                before: None,
+                limit,
+            };
+            println!(
+                "{:<10} {:<30} {:<34} {:<24} {:<16} detail",
+                "at", "event", "actor", "subject", "ip"
+            );
+            for e in store.audit_events(DEFAULT_TENANT, &query).await? {
+                let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<10} {:<30} {:<34} {:<24} {:<16} {}",
+                    e.at,
+                    e.event,
+                    or_dash(&e.actor),
+                    or_dash(&e.subject),
+                    or_dash(&e.ip),
+                    or_dash(&e.detail)
+                );
+            }
+            Ok(())
+        }
         Some(Command::Apikey(command)) => {
             let storage = cli.storage.resolve()?;
             apikey(&open_store(&storage).await?, &storage, command).await
@@ -322,6 +364,13 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
                 user.id,
                 roles.join(", ")
             );
+            cli_audit(
+                store,
+                "user_created",
+                &user.username,
+                Some(&roles.join(" ")),
+            )
+            .await;
         }
         UserCommand::List => {
             println!("{:<24} {:<34} {:<9} roles", "username", "id", "status");
@@ -363,11 +412,13 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
                 "disabled {}; their refresh tokens are revoked",
                 user.username
             );
+            cli_audit(store, "user_disabled", &user.username, None).await;
         }
         UserCommand::Enable { username } => {
             let user = find(username).await?;
             store.set_disabled(DEFAULT_TENANT, &user.id, false).await?;
             println!("enabled {}", user.username);
+            cli_audit(store, "user_enabled", &user.username, None).await;
         }
         UserCommand::SetPassword {
             username,
@@ -380,6 +431,7 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
                 .set_password_hash(DEFAULT_TENANT, &user.id, &hash)
                 .await?;
             println!("password of {} changed", user.username);
+            cli_audit(store, "password_changed", &user.username, None).await;
         }
         UserCommand::Grant { username, role } => {
             let user = find(username).await?;
@@ -388,6 +440,7 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(not_found("role", &role))?;
             println!("{} now has the role {role}", user.username);
+            cli_audit(store, "role_granted", &user.username, Some(&role)).await;
         }
         UserCommand::Revoke { username, role } => {
             let user = find(username).await?;
@@ -396,6 +449,7 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(not_found("role held by the user", &role))?;
             println!("{} no longer has the role {role}", user.username);
+            cli_audit(store, "role_revoked", &user.username, Some(&role)).await;
         }
     }
     Ok(())
@@ -430,6 +484,7 @@ async fn role(store: &Store, command: RoleCommand) -> anyhow::Result<()> {
                     scopes.join(" ")
                 }
             );
+            cli_audit(store, "role_created", &name, Some(&scopes.join(" "))).await;
         }
         RoleCommand::List => {
             println!("{:<16} {:<48} description", "role", "scopes");
@@ -449,6 +504,7 @@ async fn role(store: &Store, command: RoleCommand) -> anyhow::Result<()> {
                 .await
                 .map_err(not_found("role", &role))?;
             println!("role {role} now grants {scope}");
+            cli_audit(store, "scope_granted", &role, Some(&scope)).await;
         }
     }
     Ok(())
@@ -545,6 +601,7 @@ async fn client(
             };
             store.create_client(&client).await?;
             println!("client_id:     {}", client.id);
+            cli_audit(store, "client_created", &client.id, Some(&client.name)).await;
             if let Some(secret) = secret {
                 println!("client_secret: {secret}   (shown once: store it now)");
             }
@@ -578,6 +635,7 @@ async fn client(
                 .await
                 .map_err(not_found("client", &client_id))?;
             println!("removed client {client_id}");
+            cli_audit(store, "client_removed", &client_id, None).await;
         }
     }
     Ok(())
@@ -674,6 +732,7 @@ async fn apikey(
             store.create_api_key(&record).await?;
             println!("api key: {key}   (shown once: store it now)");
             println!("id:      {id}");
+            cli_audit(store, "api_key_created", &id, Some(&record.name)).await;
             println!("scopes:  {}", record.scopes.join(" "));
             println!(
                 "expires: {}",
@@ -717,7 +776,22 @@ async fn apikey(
                 .await
                 .map_err(not_found("active API key", &id))?;
             println!("revoked API key {id}");
+            cli_audit(store, "api_key_revoked", &id, None).await;
         }
     }
     Ok(())
+}
+
+/// Records what an administrator did from the command line.
+async fn cli_audit(store: &Store, event: &str, subject: &str, detail: Option<&str>) {
+    store
+        .audit(
+            DEFAULT_TENANT,
+            event,
+            Some("cli"),
+            Some(subject),
+            None,
+            detail,
+        )
+        .await;
 }

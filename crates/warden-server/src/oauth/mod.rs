@@ -179,7 +179,12 @@ fn new_refresh_token() -> String {
 }
 
 /// `POST /token`.
-pub async fn token(State(app): State<App>, form: TokenForm) -> Result<Tokens, OAuthError> {
+pub async fn token(
+    State(app): State<App>,
+    ClientIp(ip): ClientIp,
+    form: TokenForm,
+) -> Result<Tokens, OAuthError> {
+    let ip = ip.as_deref();
     let client =
         client::authenticate(form.presented(), &app.store, &app.clients, &app.digester).await?;
     let grant_type = form
@@ -195,9 +200,9 @@ pub async fn token(State(app): State<App>, form: TokenForm) -> Result<Tokens, OA
         }
     }
     match grant_type {
-        "password" => password_grant(&app, &form, &client).await,
-        "refresh_token" => refresh_grant(&app, &form, &client).await,
-        _ => client_credentials_grant(&app, &form, &client).await,
+        "password" => password_grant(&app, &form, &client, ip).await,
+        "refresh_token" => refresh_grant(&app, &form, &client, ip).await,
+        _ => client_credentials_grant(&app, &form, &client, ip).await,
     }
 }
 
@@ -207,6 +212,7 @@ async fn client_credentials_grant(
     app: &App,
     form: &TokenForm,
     client: &ClientAuth,
+    ip: Option<&str>,
 ) -> Result<Tokens, OAuthError> {
     let ClientAuth::Confidential(client) = client else {
         return Err(OAuthError::invalid_client(
@@ -223,6 +229,15 @@ async fn client_credentials_grant(
         .with_scopes(scopes.iter().cloned())
         .with_jti(new_id());
     let (access_token, expires_in) = sign(app, &claims)?;
+    let audit = AuditLine { app, ip };
+    audit
+        .record(
+            "client_token_issued",
+            Some(&client.id),
+            Some(&client.id),
+            None,
+        )
+        .await;
     Ok(Tokens(TokenResponse {
         access_token,
         token_type: "bearer".into(),
@@ -274,15 +289,24 @@ async fn password_grant(
     app: &App,
     form: &TokenForm,
     client: &ClientAuth,
+    ip: Option<&str>,
 ) -> Result<Tokens, OAuthError> {
     let username = required(&form.username, "username")?;
     let password = required(&form.password, "password")?;
-    let refused = || OAuthError::invalid_grant("invalid username or password");
+    let audit = AuditLine { app, ip };
+    let client_id = client.client().map(|c| c.id.as_str());
+    // The client hears one answer for all three; the audit log tells the administrator which.
+    let refused = |why: &'static str| async move {
+        audit
+            .record("login_failed", client_id, Some(username), Some(why))
+            .await;
+        OAuthError::invalid_grant("invalid username or password")
+    };
     let user = match app.store.user_by_username(DEFAULT_TENANT, username).await {
         Ok(user) => user,
         Err(StoreError::NotFound) => {
             app.hasher.verify_dummy(password).await;
-            return Err(refused());
+            return Err(refused("unknown user").await);
         }
         Err(e) => return Err(e.into()),
     };
@@ -292,10 +316,10 @@ async fn password_grant(
         .await
         .unwrap_or(false)
     {
-        return Err(refused());
+        return Err(refused("wrong password").await);
     }
     if user.disabled {
-        return Err(refused());
+        return Err(refused("user disabled").await);
     }
     if app.hasher.needs_rehash(&user.password_hash) {
         if let Ok(upgraded) = app.hasher.hash(password).await {
@@ -311,7 +335,16 @@ async fn password_grant(
     }
     let scopes = narrow(&allowed, form.scopes.as_deref())?;
     let client_id = client.client().map(|c| c.id.clone());
-    issue_with_grant(app, &user, scopes.clone(), scopes, new_id(), client_id).await
+    let tokens = issue_with_grant(app, &user, scopes.clone(), scopes, new_id(), client_id).await?;
+    audit
+        .record(
+            "login_succeeded",
+            Some(&user.id),
+            Some(&user.username),
+            None,
+        )
+        .await;
+    Ok(tokens)
 }
 
 /// §6: a refresh token is used once; the new one keeps the original grant's scope, and the
@@ -320,7 +353,9 @@ async fn refresh_grant(
     app: &App,
     form: &TokenForm,
     client: &ClientAuth,
+    ip: Option<&str>,
 ) -> Result<Tokens, OAuthError> {
+    let audit = AuditLine { app, ip };
     let presented = required(&form.refresh_token, "refresh_token")?;
     let digest = refresh_token_digest(presented);
     // §6: a refresh token issued to a client is only for that client; checked before it is used.
@@ -335,8 +370,16 @@ async fn refresh_grant(
     }
     let stored = match app.store.consume_refresh_token(&digest).await? {
         Consumed::Fresh(stored) => stored,
-        Consumed::Reused => {
-            tracing::warn!("refresh token reuse detected; its family is revoked");
+        Consumed::Reused(stored) => {
+            tracing::warn!(family = %stored.family_id, "refresh token reuse detected; its family is revoked");
+            audit
+                .record(
+                    "refresh_token_reuse_detected",
+                    Some(&stored.user_id),
+                    Some(&stored.user_id),
+                    Some(&stored.family_id),
+                )
+                .await;
             return Err(OAuthError::invalid_grant(
                 "refresh token already used; every token of its grant is revoked",
             ));
@@ -379,7 +422,8 @@ async fn refresh_grant(
             .collect(),
         None => grant.clone(),
     };
-    issue_with_grant(
+    let family = stored.family_id.clone();
+    let tokens = issue_with_grant(
         app,
         &user,
         access,
@@ -387,7 +431,16 @@ async fn refresh_grant(
         stored.family_id,
         stored.client_id,
     )
-    .await
+    .await?;
+    audit
+        .record(
+            "token_refreshed",
+            Some(&user.id),
+            Some(&user.username),
+            Some(&family),
+        )
+        .await;
+    Ok(tokens)
 }
 
 /// Signs an access token for `access` scopes and stores a refresh token for the `grant`.
@@ -458,3 +511,44 @@ impl AccessClaims {
         self.client_id.as_deref() == Some(sub)
     }
 }
+
+/// Writes audit events for one request.
+#[derive(Clone, Copy)]
+pub(crate) struct AuditLine<'a> {
+    pub app: &'a App,
+    pub ip: Option<&'a str>,
+}
+
+impl AuditLine<'_> {
+    pub async fn record(
+        &self,
+        event: &str,
+        actor: Option<&str>,
+        subject: Option<&str>,
+        detail: Option<&str>,
+    ) {
+        self.app
+            .store
+            .audit(DEFAULT_TENANT, event, actor, subject, self.ip, detail)
+            .await;
+    }
+}
+
+/// The peer address of the connection, when the server was started with connect info.
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>();
+        Ok(Self(peer.map(|c| c.0.ip().to_string())))
+    }
+}
+
+impl aide::operation::OperationInput for ClientIp {}

@@ -172,7 +172,15 @@ async fn find(app: &App, token: &str, hint: Option<&str>) -> Result<Option<Found
 
 /// `POST /revoke` (RFC 7009). A confidential client must authenticate; a public one names
 /// itself. Answers 200 whether or not the token was known (§2.2).
-pub async fn revoke(State(app): State<App>, form: TokenHintForm) -> Result<Response, OAuthError> {
+pub async fn revoke(
+    State(app): State<App>,
+    super::ClientIp(ip): super::ClientIp,
+    form: TokenHintForm,
+) -> Result<Response, OAuthError> {
+    let audit = super::AuditLine {
+        app: &app,
+        ip: ip.as_deref(),
+    };
     let client =
         client::authenticate(form.presented(), &app.store, &app.clients, &app.digester).await?;
     let token = form
@@ -202,6 +210,14 @@ pub async fn revoke(State(app): State<App>, form: TokenHintForm) -> Result<Respo
         }
         app.store.revoke_family(&stored.family_id).await?;
         tracing::info!(family = %stored.family_id, "refresh token family revoked");
+        audit
+            .record(
+                "token_revoked",
+                caller,
+                Some(&stored.user_id),
+                Some("refresh token family"),
+            )
+            .await;
     } else if let Some(Found::Access(claims)) = find(&app, token, Some("access_token")).await? {
         if claims.extra.client_id.is_some() && claims.extra.client_id.as_deref() != caller {
             return Err(OAuthError::unauthorized_client(
@@ -213,6 +229,14 @@ pub async fn revoke(State(app): State<App>, form: TokenHintForm) -> Result<Respo
             app.revoked.insert(jti.clone(), claims.exp);
             app.verified.clear();
             tracing::info!(jti = %jti, "access token revoked");
+            audit
+                .record(
+                    "token_revoked",
+                    caller,
+                    Some(&claims.sub),
+                    Some("access token"),
+                )
+                .await;
         }
     }
     Ok((no_store(), Json(json!({}))).into_response())

@@ -60,6 +60,16 @@ pub fn new_id() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
+/// An id that sorts in creation order (microseconds, then randomness): audit events keep their
+/// order within one second.
+fn time_ordered_id() -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0);
+    format!("{micros:016x}{:016x}", rand::random::<u64>())
+}
+
 /// Seconds since the epoch.
 pub fn now() -> i64 {
     warden::token::now()
@@ -230,13 +240,40 @@ const API_KEY_COLUMNS: &str = "k.id, k.tenant_id, k.name, k.owner_user_id, k.own
      k.expires_at, k.created_at, k.last_used_at, k.revoked_at, u.disabled AS owner_disabled \
      FROM api_keys k LEFT JOIN users u ON u.id = k.owner_user_id";
 
+/// One audit event.
+#[derive(Clone, Debug, Default, serde::Serialize, schemars::JsonSchema)]
+pub struct AuditEvent {
+    pub id: String,
+    /// Seconds since the epoch.
+    pub at: i64,
+    /// What happened: `login_succeeded`, `login_failed`, `token_refreshed`,
+    /// `refresh_token_reuse_detected`, `token_revoked`, `client_token_issued`, `user_created`, ...
+    pub event: String,
+    /// Who did it (a user id, a client id, `cli`).
+    pub actor: Option<String>,
+    /// Whom or what it was about (for a failed login, the username tried).
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Which audit events to list.
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    pub event: Option<String>,
+    pub subject: Option<String>,
+    /// Only events older than this (`at`, `id`) cursor, for the next page.
+    pub before: Option<(i64, String)>,
+    pub limit: u32,
+}
+
 /// What happened when a refresh token was presented.
 #[derive(Debug)]
 pub enum Consumed {
     /// It was valid and is now used: this caller, and only this one, may rotate it.
     Fresh(RefreshToken),
     /// It had been used (or revoked) before: a replay. Its family is now revoked.
-    Reused,
+    Reused(RefreshToken),
     /// Unknown, or expired.
     Invalid,
 }
@@ -706,6 +743,89 @@ impl Store {
         Ok(())
     }
 
+    // ---- audit log ----
+
+    /// Appends an event. A failure is logged, never the caller's problem: the action it records
+    /// has happened.
+    pub async fn audit(
+        &self,
+        tenant: &str,
+        event: &str,
+        actor: Option<&str>,
+        subject: Option<&str>,
+        ip: Option<&str>,
+        detail: Option<&str>,
+    ) {
+        let done = sqlx::query(
+            "INSERT INTO audit_log (id, tenant_id, at, event, actor, subject, ip, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(time_ordered_id())
+        .bind(tenant)
+        .bind(now())
+        .bind(event)
+        .bind(actor)
+        .bind(subject)
+        .bind(ip)
+        .bind(detail)
+        .execute(&self.pool)
+        .await;
+        if let Err(e) = done {
+            tracing::error!(error = %e, event, "cannot write the audit log");
+        }
+    }
+
+    /// Events newest first, filtered and paged.
+    pub async fn audit_events(&self, tenant: &str, query: &AuditQuery) -> Result<Vec<AuditEvent>> {
+        let mut sql =
+            "SELECT id, at, event, actor, subject, ip, detail FROM audit_log WHERE tenant_id = $1"
+                .to_owned();
+        let mut n = 1;
+        let mut next = |sql: &mut String, clause: &str| {
+            n += 1;
+            sql.push_str(&clause.replace('?', &format!("${n}")));
+        };
+        if query.event.is_some() {
+            next(&mut sql, " AND event = ?");
+        }
+        if query.subject.is_some() {
+            next(&mut sql, " AND subject = ?");
+        }
+        if query.before.is_some() {
+            next(&mut sql, " AND (at < ?");
+            next(&mut sql, " OR (at = ?");
+            next(&mut sql, " AND id < ?))");
+        }
+        sql.push_str(&format!(
+            " ORDER BY at DESC, id DESC LIMIT {}",
+            query.limit.clamp(1, 1000)
+        ));
+        let mut q = sqlx::query(&sql).bind(tenant);
+        if let Some(event) = &query.event {
+            q = q.bind(event);
+        }
+        if let Some(subject) = &query.subject {
+            q = q.bind(subject);
+        }
+        if let Some((at, id)) = &query.before {
+            q = q.bind(*at).bind(*at).bind(id);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEvent {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    event: r.try_get("event")?,
+                    actor: r.try_get("actor")?,
+                    subject: r.try_get("subject")?,
+                    ip: r.try_get("ip")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect::<std::result::Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
     // ---- revoked access tokens ----
 
     /// Puts an access token's `jti` on the deny list until the token would have expired.
@@ -774,7 +894,7 @@ impl Store {
         let revoked: Option<i64> = row.try_get("revoked_at")?;
         if used.is_some() || revoked.is_some() {
             self.revoke_family(&token.family_id).await?;
-            return Ok(Consumed::Reused);
+            return Ok(Consumed::Reused(token));
         }
         Ok(Consumed::Invalid)
     }

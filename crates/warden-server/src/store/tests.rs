@@ -191,7 +191,7 @@ async fn a_refresh_token_is_consumed_exactly_once_and_reuse_kills_the_family() {
                     .consume_refresh_token("hash-2")
                     .await
                     .expect("consume"),
-                Consumed::Reused
+                Consumed::Reused(_)
             ),
             "{backend}"
         );
