@@ -44,6 +44,7 @@ pub struct AppState {
     pub revoked: crate::oauth::revocation::RevokedJtis,
     /// API key uses not yet written.
     pub api_keys_used: crate::apikeys::LastUsed,
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The state handlers receive.
@@ -109,6 +110,11 @@ pub fn router(app: App, settings: &Settings) -> Router {
         .merge(crate::api::routes())
         .api_route("/healthz", get(healthz))
         .api_route("/readyz", get(readyz))
+        .api_route("/metrics", get(crate::metrics::metrics))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&app),
+            crate::metrics::track,
+        ))
         .with_state(app);
     let docs = Docs::new("warden")
         .version(env!("CARGO_PKG_VERSION"))
@@ -309,6 +315,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         clients: Default::default(),
         revoked: Default::default(),
         api_keys_used: Default::default(),
+        metrics: Default::default(),
     });
     tokio::spawn(crate::apikeys::flush_last_used(Arc::clone(&app)));
     tokio::spawn(crate::oauth::revocation::sync_revocations(Arc::clone(&app)));

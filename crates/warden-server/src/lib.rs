@@ -10,5 +10,6 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod store;

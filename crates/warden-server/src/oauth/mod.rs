@@ -230,6 +230,7 @@ async fn client_credentials_grant(
         .with_jti(new_id());
     let (access_token, expires_in) = sign(app, &claims)?;
     let audit = AuditLine { app, ip };
+    app.metrics.token_issued("client_credentials");
     audit
         .record(
             "client_token_issued",
@@ -297,6 +298,7 @@ async fn password_grant(
     let client_id = client.client().map(|c| c.id.as_str());
     // The client hears one answer for all three; the audit log tells the administrator which.
     let refused = |why: &'static str| async move {
+        app.metrics.login(false);
         audit
             .record("login_failed", client_id, Some(username), Some(why))
             .await;
@@ -305,17 +307,21 @@ async fn password_grant(
     let user = match app.store.user_by_username(DEFAULT_TENANT, username).await {
         Ok(user) => user,
         Err(StoreError::NotFound) => {
+            let started = std::time::Instant::now();
             app.hasher.verify_dummy(password).await;
+            app.metrics.password_hashed(started.elapsed());
             return Err(refused("unknown user").await);
         }
         Err(e) => return Err(e.into()),
     };
-    if !app
+    let started = std::time::Instant::now();
+    let verified = app
         .hasher
         .verify(password, &user.password_hash)
         .await
-        .unwrap_or(false)
-    {
+        .unwrap_or(false);
+    app.metrics.password_hashed(started.elapsed());
+    if !verified {
         return Err(refused("wrong password").await);
     }
     if user.disabled {
@@ -336,6 +342,8 @@ async fn password_grant(
     let scopes = narrow(&allowed, form.scopes.as_deref())?;
     let client_id = client.client().map(|c| c.id.clone());
     let tokens = issue_with_grant(app, &user, scopes.clone(), scopes, new_id(), client_id).await?;
+    app.metrics.login(true);
+    app.metrics.token_issued("password");
     audit
         .record(
             "login_succeeded",
@@ -432,6 +440,7 @@ async fn refresh_grant(
         stored.client_id,
     )
     .await?;
+    app.metrics.token_issued("refresh_token");
     audit
         .record(
             "token_refreshed",
