@@ -5,7 +5,7 @@ use std::fmt;
 use std::ops::Deref;
 
 use aide::generate::GenContext;
-use aide::openapi::{MediaType, Operation, RequestBody, Response, SchemaObject};
+use aide::openapi::{Operation, Response};
 use aide::operation::OperationInput;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -232,21 +232,7 @@ fn document_form(operation: &mut Operation, strict: bool) {
     let Ok(schema) = schemars::Schema::try_from(form_schema(strict)) else {
         return;
     };
-    let mut body = RequestBody {
-        required: true,
-        ..Default::default()
-    };
-    body.content.insert(
-        "application/x-www-form-urlencoded".to_owned(),
-        MediaType {
-            schema: Some(SchemaObject {
-                json_schema: schema,
-                example: None,
-                external_docs: None,
-            }),
-            ..Default::default()
-        },
-    );
+    let body = crate::openapi::form_body(schema);
     operation.request_body = Some(aide::openapi::ReferenceOr::Item(body));
 }
 
@@ -264,21 +250,7 @@ fn validation_response() -> Vec<(Option<u16>, Response)> {
             },
         }}},
     });
-    let mut response = Response {
-        description: "Validation Error".to_owned(),
-        ..Default::default()
-    };
-    response.content.insert(
-        "application/json".to_owned(),
-        MediaType {
-            schema: Some(SchemaObject {
-                json_schema: schema,
-                example: None,
-                external_docs: None,
-            }),
-            ..Default::default()
-        },
-    );
+    let response = crate::openapi::json_response("Validation Error", schema);
     vec![(Some(422), response)]
 }
 

@@ -18,7 +18,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 use aide::generate::GenContext;
-use aide::openapi::{MediaType, Operation, Response, SchemaObject, SecurityRequirement};
+use aide::openapi::{Operation, Response, SecurityRequirement};
 use aide::operation::OperationInput;
 use axum::extract::{FromRef, FromRequestParts};
 use http::request::Parts;
@@ -544,22 +544,7 @@ fn detail_response(description: &str) -> Response {
         "properties": { "detail": { "type": "string" } },
         "required": ["detail"],
     });
-    let mut response = Response {
-        description: description.to_owned(),
-        ..Default::default()
-    };
-    response.content.insert(
-        "application/json".to_owned(),
-        MediaType {
-            schema: Some(SchemaObject {
-                json_schema: schema,
-                example: None,
-                external_docs: None,
-            }),
-            ..Default::default()
-        },
-    );
-    response
+    crate::openapi::json_response(description, schema)
 }
 
 #[cfg(test)]

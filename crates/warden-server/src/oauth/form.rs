@@ -2,7 +2,7 @@
 //! HTTP Basic client authentication (§2.3.1).
 
 use aide::generate::GenContext;
-use aide::openapi::{MediaType, Operation, RequestBody, SchemaObject};
+use aide::openapi::Operation;
 use aide::operation::OperationInput;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
@@ -229,20 +229,6 @@ impl OperationInput for TokenForm {
 }
 
 fn document_form(operation: &mut Operation, schema: schemars::Schema) {
-    let mut body = RequestBody {
-        required: true,
-        ..Default::default()
-    };
-    body.content.insert(
-        "application/x-www-form-urlencoded".into(),
-        MediaType {
-            schema: Some(SchemaObject {
-                json_schema: schema,
-                example: None,
-                external_docs: None,
-            }),
-            ..Default::default()
-        },
-    );
+    let body = warden::openapi::form_body(schema);
     operation.request_body = Some(aide::openapi::ReferenceOr::Item(body));
 }

@@ -21,7 +21,7 @@
 //! ```
 
 use aide::axum::ApiRouter;
-use aide::openapi::{Info, OpenApi};
+use aide::openapi::{Info, MediaType, OpenApi, RequestBody, Response, SchemaObject};
 use axum::Router;
 use serde_json::{Map, Value};
 use utoipa_swagger_ui::{Config, SwaggerUi, oauth};
@@ -32,6 +32,44 @@ pub(crate) const SCHEMES_EXTENSION: &str = "x-warden-security-schemes";
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
+
+/// A media type described by `schema`.
+pub fn media(schema: schemars::Schema) -> MediaType {
+    MediaType {
+        schema: Some(SchemaObject {
+            json_schema: schema,
+            example: None,
+            external_docs: None,
+        }),
+        ..Default::default()
+    }
+}
+
+/// A JSON response with a description and a schema.
+pub fn json_response(description: &str, schema: schemars::Schema) -> Response {
+    let mut response = Response {
+        description: description.to_owned(),
+        ..Default::default()
+    };
+    response
+        .content
+        .insert("application/json".to_owned(), media(schema));
+    response
+}
+
+/// A required `application/x-www-form-urlencoded` request body, for an operation's
+/// `requestBody` (RFC 6749's token, revocation and introspection requests are such forms).
+pub fn form_body(schema: schemars::Schema) -> RequestBody {
+    let mut body = RequestBody {
+        required: true,
+        ..Default::default()
+    };
+    body.content.insert(
+        "application/x-www-form-urlencoded".to_owned(),
+        media(schema),
+    );
+    body
+}
 
 /// Settings of the served document and Swagger UI.
 #[derive(Clone, Debug)]

@@ -116,6 +116,56 @@ fn oauth2_object(options: &SchemeOptions, flows: &[OAuthFlow]) -> Value {
     options.describe(object)
 }
 
+/// The builder methods and the [`SchemeKind`] of a scheme with one OAuth2 flow and bearer tokens:
+/// `OAuth2PasswordBearer` and `OAuth2AuthorizationCodeBearer` differ only in their flow.
+macro_rules! single_flow_bearer {
+    ($ty:ident) => {
+        impl $ty {
+            /// A scope the application knows, with its description.
+            pub fn scope(
+                mut self,
+                name: impl Into<String>,
+                description: impl Into<String>,
+            ) -> Self {
+                self.flow = self.flow.scope(name, description);
+                self
+            }
+
+            /// Where refresh tokens are exchanged (FastAPI's `refreshUrl`).
+            pub fn refresh_url(mut self, url: impl Into<String>) -> Self {
+                self.flow = self.flow.refresh_url(url);
+                self
+            }
+        }
+        scheme_options!($ty);
+
+        impl SchemeKind for $ty {
+            type Credentials = String;
+            const CLASS: &'static str = stringify!($ty);
+
+            fn extract(&self, parts: &Parts) -> Option<String> {
+                bearer_token(parts)
+            }
+
+            fn challenge(&self, scopes: &SecurityScopes) -> Challenge {
+                bearer_challenge(scopes)
+            }
+
+            fn openapi(&self) -> Value {
+                oauth2_object(&self.options, std::slice::from_ref(&self.flow))
+            }
+
+            fn options(&self) -> &SchemeOptions {
+                &self.options
+            }
+
+            fn uses_scopes(&self) -> bool {
+                true
+            }
+        }
+    };
+}
+
 /// The OAuth2 password flow with bearer tokens: FastAPI's `OAuth2PasswordBearer(tokenUrl=...)`.
 /// Extracts the token as a `String`.
 ///
@@ -142,45 +192,8 @@ impl OAuth2PasswordBearer {
             options: SchemeOptions::default(),
         }
     }
-
-    /// A scope the application knows, with its description.
-    pub fn scope(mut self, name: impl Into<String>, description: impl Into<String>) -> Self {
-        self.flow = self.flow.scope(name, description);
-        self
-    }
-
-    /// Where refresh tokens are exchanged (FastAPI's `refreshUrl`).
-    pub fn refresh_url(mut self, url: impl Into<String>) -> Self {
-        self.flow = self.flow.refresh_url(url);
-        self
-    }
 }
-scheme_options!(OAuth2PasswordBearer);
-
-impl SchemeKind for OAuth2PasswordBearer {
-    type Credentials = String;
-    const CLASS: &'static str = "OAuth2PasswordBearer";
-
-    fn extract(&self, parts: &Parts) -> Option<String> {
-        bearer_token(parts)
-    }
-
-    fn challenge(&self, scopes: &SecurityScopes) -> Challenge {
-        bearer_challenge(scopes)
-    }
-
-    fn openapi(&self) -> Value {
-        oauth2_object(&self.options, std::slice::from_ref(&self.flow))
-    }
-
-    fn options(&self) -> &SchemeOptions {
-        &self.options
-    }
-
-    fn uses_scopes(&self) -> bool {
-        true
-    }
-}
+single_flow_bearer!(OAuth2PasswordBearer);
 
 /// The OAuth2 authorization code flow with bearer tokens: FastAPI's
 /// `OAuth2AuthorizationCodeBearer`. Swagger UI runs it with PKCE (RFC 7636).
@@ -198,45 +211,8 @@ impl OAuth2AuthorizationCodeBearer {
             options: SchemeOptions::default(),
         }
     }
-
-    /// A scope the application knows, with its description.
-    pub fn scope(mut self, name: impl Into<String>, description: impl Into<String>) -> Self {
-        self.flow = self.flow.scope(name, description);
-        self
-    }
-
-    /// Where refresh tokens are exchanged (FastAPI's `refreshUrl`).
-    pub fn refresh_url(mut self, url: impl Into<String>) -> Self {
-        self.flow = self.flow.refresh_url(url);
-        self
-    }
 }
-scheme_options!(OAuth2AuthorizationCodeBearer);
-
-impl SchemeKind for OAuth2AuthorizationCodeBearer {
-    type Credentials = String;
-    const CLASS: &'static str = "OAuth2AuthorizationCodeBearer";
-
-    fn extract(&self, parts: &Parts) -> Option<String> {
-        bearer_token(parts)
-    }
-
-    fn challenge(&self, scopes: &SecurityScopes) -> Challenge {
-        bearer_challenge(scopes)
-    }
-
-    fn openapi(&self) -> Value {
-        oauth2_object(&self.options, std::slice::from_ref(&self.flow))
-    }
-
-    fn options(&self) -> &SchemeOptions {
-        &self.options
-    }
-
-    fn uses_scopes(&self) -> bool {
-        true
-    }
-}
+single_flow_bearer!(OAuth2AuthorizationCodeBearer);
 
 /// FastAPI's generic `OAuth2` class, with any flows. Like FastAPI, it extracts the whole
 /// `Authorization` header value (for example `"Bearer abc"`), since the flows do not say
