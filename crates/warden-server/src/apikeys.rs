@@ -56,6 +56,18 @@ pub async fn verify(app: &App, presented: &str) -> Result<Option<ApiKey>, StoreE
     if !valid {
         return Ok(None);
     }
+    // Never more than the owner holds now: a role or client scope taken away since the key was
+    // made is taken from the key too.
+    let mut key = key;
+    let current = match (&key.owner_user_id, &key.owner_client_id) {
+        (Some(user), _) => app.store.user_scopes(user).await?,
+        (None, Some(client)) => match app.clients.get(&app.store, client).await? {
+            Some(client) => client.scopes.clone(),
+            None => return Ok(None),
+        },
+        (None, None) => Vec::new(),
+    };
+    key.scopes.retain(|s| current.contains(s));
     app.api_keys_used.record(&key.id, now);
     Ok(Some(key))
 }

@@ -181,7 +181,12 @@ pub async fn track(State(app): State<App>, request: Request, next: Next) -> Resp
         .get::<MatchedPath>()
         .map_or("unmatched", |m| m.as_str())
         .to_owned();
-    let method = request.method().as_str().to_owned();
+    // A fixed set: a client inventing methods must not invent series.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m,
+        _ => "OTHER",
+    }
+    .to_owned();
     let started = Instant::now();
     let response = next.run(request).await;
     app.metrics.request(

@@ -167,3 +167,38 @@ async fn tokens_and_keys_are_documented_as_alternatives() {
         403
     );
 }
+
+#[tokio::test]
+async fn a_key_loses_what_its_owner_loses() {
+    let (backend, url) = backends().await.remove(0);
+    let server = Server::start(backend, &url, &[]);
+    server.add_user("olga", "olga-password", &["user"]);
+    let (key, _) = create_key(
+        &server,
+        &[
+            "--user",
+            "olga",
+            "--scope",
+            "items:write",
+            "--scope",
+            "items:read",
+        ],
+    );
+    let created = with_key(&server, reqwest::Method::POST, "/items", &key).await;
+    assert_eq!(created.0, 201, "{created:?}");
+    assert!(server.cli(&["user", "revoke", "olga", "user"], None).0);
+    assert!(server.cli(&["user", "grant", "olga", "reader"], None).0);
+    assert_eq!(
+        with_key(&server, reqwest::Method::POST, "/items", &key)
+            .await
+            .0,
+        403,
+        "items:write went with the role"
+    );
+    assert_eq!(
+        with_key(&server, reqwest::Method::GET, "/items", &key)
+            .await
+            .0,
+        200
+    );
+}

@@ -110,5 +110,10 @@ async fn counts_requests_logins_tokens_and_hashing() {
         3.0
     );
     assert!(!text.contains("/items/a1"));
+    // Invented methods never become series of their own.
+    assert!(
+        !text.contains("method=\"M0\"") && !text.contains("method=\"M1\""),
+        "{text}"
+    );
     assert!(value(&text, "warden_http_request_duration_seconds_count") >= 7.0);
 }

@@ -868,3 +868,76 @@ fn settings_come_from_flags_then_environment_then_the_toml_file() {
     assert!(format!("{err:#}").contains("acces_token_ttl"), "{err:#}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn nul_bytes_are_refused_before_the_database_sees_them() {
+    for (backend, url) in backends().await {
+        let server = Server::start(backend, &url, &[]);
+        let admin = login(&server, "admin", support::ADMIN_PASSWORD, &[])
+            .await
+            .expect("login");
+        let token = admin.access_token().secret().clone();
+        assert_eq!(
+            get(&server, "/items/%00", Some(&token)).await.0,
+            404,
+            "{backend}"
+        );
+        assert_eq!(get(&server, "/items/not-an-id", Some(&token)).await.0, 404);
+        let post = client()
+            .post(server.url("/items"))
+            .bearer_auth(&token)
+            .json(&json!({"title": "a\u{0}b"}))
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(post.status(), 422, "{backend}");
+        let form = client()
+            .post(server.url("/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=password&username=%00&password=x")
+            .send()
+            .await
+            .expect("token");
+        let (status, _, body) = answer(form).await;
+        assert_eq!(
+            (status, body["error"].clone()),
+            (400, json!("invalid_request")),
+            "{backend}"
+        );
+        let basic = client()
+            .post(server.url("/introspect"))
+            .basic_auth("a\u{0}b", Some("secret"))
+            .form(&[("token", "x")])
+            .send()
+            .await
+            .expect("introspect");
+        assert_eq!(basic.status(), 401, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn revoking_the_same_token_twice_at_once_is_fine() {
+    let (backend, url) = backends().await.remove(0);
+    let server = Server::start(backend, &url, &[]);
+    let token = login(&server, "admin", support::ADMIN_PASSWORD, &[])
+        .await
+        .expect("login")
+        .access_token()
+        .secret()
+        .clone();
+    let revoke = || {
+        client()
+            .post(server.url("/revoke"))
+            .form(&[("token", token.as_str())])
+            .send()
+    };
+    let (a, b) = tokio::join!(revoke(), revoke());
+    assert_eq!(
+        (
+            a.expect("a").status().as_u16(),
+            b.expect("b").status().as_u16()
+        ),
+        (200, 200)
+    );
+    assert_eq!(get(&server, "/items", Some(&token)).await.0, 401);
+}

@@ -360,7 +360,8 @@ impl<S: Sync, I: SecurityInput<S>> SecurityInput<S> for Option<I> {
 /// Alternatives: the first that authenticates wins (OpenAPI's separate requirement objects).
 ///
 /// When both fail and both answers are 401, the answer is `401 Not authenticated` with the
-/// first alternative's challenge (the client did not authenticate by any accepted means);
+/// first alternative's challenge (the client did not authenticate by any accepted means; it
+/// counts as missing credentials for `Option` only when neither alternative found any);
 /// otherwise the first refusal that is not a 401 (a 403, a 400 "Inactive user") is the answer,
 /// since that client did authenticate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -398,8 +399,15 @@ where
             ) {
                 (false, _) => left,
                 (true, false) => right,
-                (true, true) => match left.challenge() {
-                    Some(challenge) => AuthError::not_authenticated(challenge.clone()),
+                (true, true) => match left.challenge().cloned() {
+                    // Nothing was sent for either: missing credentials (which `Option` turns into None).
+                    Some(challenge)
+                        if left.is_missing_credentials() && right.is_missing_credentials() =>
+                    {
+                        AuthError::not_authenticated(challenge)
+                    }
+                    // Something was sent and refused: the same answer, but never mistaken for "none".
+                    Some(challenge) => AuthError::unauthorized("Not authenticated", challenge),
                     None => left,
                 },
             },

@@ -106,6 +106,9 @@ async fn with_token(_: Credentials<Bearer>) -> Json<Value> {
 async fn items(user: Security<ActiveUser, Items>) -> Json<Value> {
     Json(json!({ "scopes": user.0.scopes }))
 }
+async fn maybe_caller(caller: Security<Option<Caller>>) -> Json<Value> {
+    Json(json!({ "caller": caller.0.is_some() }))
+}
 async fn maybe_user(user: Security<Option<User>>) -> Json<Value> {
     Json(json!({ "user": user.0.is_some() }))
 }
@@ -338,6 +341,35 @@ async fn alternatives_take_the_first_that_authenticates() {
         .expect("request");
     assert_eq!(
         support::answer(bad_token).await,
+        (
+            401,
+            Some("Bearer".into()),
+            json!({"detail": "Not authenticated"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn optional_alternatives_refuse_credentials_that_were_sent_and_refused() {
+    let base = serve(ApiRouter::new().api_route("/maybe-caller", get(maybe_caller))).await;
+    let client = support::client();
+    let none = client
+        .get(format!("{base}/maybe-caller"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        support::answer(none).await,
+        (200, None, json!({"caller": false}))
+    );
+    let forged = client
+        .get(format!("{base}/maybe-caller"))
+        .bearer_auth("forged")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        support::answer(forged).await,
         (
             401,
             Some("Bearer".into()),

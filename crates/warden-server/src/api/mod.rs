@@ -115,12 +115,13 @@ async fn token_caller(
     let claims = match app.verified.get(token) {
         Some(claims) => claims,
         None => {
+            let generation = app.verified.generation();
             let claims: Claims<AccessClaims> = app
                 .jwt
                 .load()
                 .decode(token)
                 .map_err(|_| invalid_token(scopes))?;
-            app.verified.insert(token, claims)
+            app.verified.insert(token, claims, generation)
         }
     };
     // Revoked before its expiry (RFC 7009): an in-memory lookup, no I/O.
@@ -360,6 +361,12 @@ pub struct ItemInput {
 
 impl ItemInput {
     fn validate(&self) -> Result<(), ApiError> {
+        if self.title.contains('\0') || self.description.as_ref().is_some_and(|d| d.contains('\0'))
+        {
+            return Err(ApiError::invalid(
+                "title and description must not contain NUL characters",
+            ));
+        }
         let title = self.title.trim();
         if title.is_empty() || title.chars().count() > 200 {
             return Err(ApiError::invalid("title must be 1 to 200 characters"));
@@ -413,7 +420,7 @@ async fn read_item(
 ) -> Result<Json<Item>, ApiError> {
     Ok(Json(
         app.store
-            .item(caller.tenant_id(), caller.user_id(), &id)
+            .item(caller.tenant_id(), caller.user_id(), item_id(&id)?)
             .await?
             .into(),
     ))
@@ -431,7 +438,7 @@ async fn update_item(
         .update_item(
             caller.tenant_id(),
             caller.user_id(),
-            &id,
+            item_id(&id)?,
             input.title.trim(),
             input.description.as_deref(),
         )
@@ -445,9 +452,18 @@ async fn delete_item(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     app.store
-        .delete_item(caller.tenant_id(), caller.user_id(), &id)
+        .delete_item(caller.tenant_id(), caller.user_id(), item_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Item ids are 32 hex characters; anything else names no item (and never reaches the database).
+fn item_id(id: &str) -> Result<&str, ApiError> {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(id)
+    } else {
+        Err(ApiError::not_found("Item"))
+    }
 }
 
 /// The API routes.

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use warden::token::Claims;
@@ -23,6 +24,9 @@ type Entry = Arc<Claims<AccessClaims>>;
 pub struct VerifiedTokens {
     hasher: std::collections::hash_map::RandomState,
     shards: [Mutex<HashMap<Box<str>, Entry>>; SHARDS],
+    /// Bumped by [`clear`](Self::clear): a token verified with keys older than the current
+    /// generation is not cached (it may have been verified with a key that is gone now).
+    generation: AtomicU64,
 }
 
 impl Default for VerifiedTokens {
@@ -30,6 +34,7 @@ impl Default for VerifiedTokens {
         Self {
             hasher: Default::default(),
             shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+            generation: AtomicU64::new(0),
         }
     }
 }
@@ -46,10 +51,20 @@ impl VerifiedTokens {
         (warden::token::now() < claims.exp).then_some(claims)
     }
 
-    /// Remembers a token that just verified.
-    pub fn insert(&self, token: &str, claims: Claims<AccessClaims>) -> Entry {
+    /// The generation to read before verifying a token, and to give to [`insert`](Self::insert).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Remembers a token that just verified, unless the keys changed since `generation` was read.
+    pub fn insert(&self, token: &str, claims: Claims<AccessClaims>, generation: u64) -> Entry {
         let claims = Arc::new(claims);
         if let Ok(mut shard) = self.shard(token).lock() {
+            // Checked under the shard lock: a `clear` that bumped the generation after this check
+            // takes the same lock and removes the entry.
+            if self.generation.load(Ordering::SeqCst) != generation {
+                return claims;
+            }
             if shard.len() >= PER_SHARD {
                 let now = warden::token::now();
                 shard.retain(|_, c| c.exp > now);
@@ -64,6 +79,7 @@ impl VerifiedTokens {
 
     /// Forgets every token (the keys changed).
     pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
         for shard in &self.shards {
             if let Ok(mut shard) = shard.lock() {
                 shard.clear();
@@ -88,8 +104,8 @@ mod tests {
     fn hits_only_the_exact_token_and_never_after_exp() {
         let cache = VerifiedTokens::default();
         let now = warden::token::now();
-        cache.insert("a.b.c", claims(now + 60));
-        cache.insert("old", claims(now));
+        cache.insert("a.b.c", claims(now + 60), 0);
+        cache.insert("old", claims(now), 0);
         assert!(cache.get("a.b.c").is_some());
         assert!(cache.get("a.b.C").is_none());
         assert!(cache.get("a.b.c ").is_none());
@@ -99,6 +115,11 @@ mod tests {
         );
         cache.clear();
         assert!(cache.get("a.b.c").is_none());
+        // Verified before the keys changed: not cached.
+        cache.insert("stale", claims(now + 60), 0);
+        assert!(cache.get("stale").is_none());
+        cache.insert("fresh", claims(now + 60), cache.generation());
+        assert!(cache.get("fresh").is_some());
     }
 
     #[test]
@@ -106,7 +127,7 @@ mod tests {
         let cache = VerifiedTokens::default();
         let exp = warden::token::now() + 60;
         for i in 0..(SHARDS * PER_SHARD * 2) {
-            cache.insert(&format!("token-{i}"), claims(exp));
+            cache.insert(&format!("token-{i}"), claims(exp), 0);
         }
         let total: usize = cache
             .shards

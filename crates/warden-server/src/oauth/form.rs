@@ -80,6 +80,9 @@ fn basic_client(value: &str) -> Result<Option<(String, String)>, OAuthError> {
             .unwrap_or_default()
     };
     let (id, secret) = (unescape(id), unescape(secret));
+    if id.contains('\0') || secret.contains('\0') {
+        return Err(malformed());
+    }
     Ok((!id.is_empty() || !secret.is_empty()).then_some((id, secret)))
 }
 
@@ -121,6 +124,13 @@ async fn parse<S: Send + Sync>(
     }
     let mut seen: Vec<String> = Vec::new();
     for (name, value) in form_urlencoded::parse(&body) {
+        // No parameter of OAuth holds a NUL (PostgreSQL could not even store one).
+        if value.contains('\0') || name.contains('\0') {
+            return Err(
+                OAuthError::invalid_request("parameters must not contain NUL characters")
+                    .into_response(),
+            );
+        }
         let value = (!value.is_empty()).then(|| value.into_owned());
         if set(&name, value) {
             if seen.iter().any(|s| *s == name) {

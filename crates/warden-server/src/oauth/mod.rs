@@ -416,8 +416,12 @@ async fn refresh_grant(
             )));
         }
     }
-    // Roles may have changed since the grant: never more than the user holds now.
-    let current = app.store.user_scopes(&user.id).await?;
+    // Roles and the client's scopes may have changed since the grant: never more than the user
+    // holds now, through this client.
+    let mut current = app.store.user_scopes(&user.id).await?;
+    if let Some(client) = client.client() {
+        current.retain(|s| client.scopes.contains(s));
+    }
     let grant: Vec<String> = original
         .into_iter()
         .filter(|s| current.contains(s))

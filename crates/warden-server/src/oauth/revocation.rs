@@ -35,7 +35,8 @@ impl RevokedJtis {
 
     pub fn insert(&self, jti: String, expires_at: i64) {
         if let Ok(mut jtis) = self.jtis.write() {
-            let now = warden::token::now();
+            // Kept while the token could still verify: until `exp` plus the verification leeway.
+            let now = warden::token::now() - crate::keys::LEEWAY as i64;
             jtis.retain(|_, exp| *exp > now);
             jtis.insert(jti, expires_at);
         }
@@ -54,8 +55,10 @@ pub async fn sync_revocations(app: App) {
                 for (jti, exp) in rows {
                     app.revoked.insert(jti, exp);
                 }
-                // A revocation committed during this read is read again next time.
-                since = started - 1;
+                // Read again with a generous overlap: a revocation committed during this read, or
+                // stamped by an instance whose clock lags ours, is still picked up (duplicates are
+                // harmless).
+                since = started - (crate::keys::LEEWAY as i64 + 5);
             }
             Err(e) => tracing::warn!(error = %e, "cannot read revoked tokens"),
         }
@@ -93,6 +96,12 @@ impl Authenticator for ConfidentialClient {
             unescape(&credentials.username),
             unescape(&credentials.password),
         );
+        if pair.0.contains('\0') || pair.1.contains('\0') {
+            return Err(AuthError::unauthorized(
+                "invalid_client",
+                Challenge::basic().param("realm", "warden"),
+            ));
+        }
         let presented = PresentedClient {
             basic: Some(&pair),
             client_id: None,
@@ -140,9 +149,11 @@ async fn find(app: &App, token: &str, hint: Option<&str>) -> Result<Option<Found
     let access = |app: &App| -> Option<Found> {
         let claims = match app.verified.get(token) {
             Some(claims) => claims,
-            None => app
-                .verified
-                .insert(token, app.jwt.load().decode(token).ok()?),
+            None => {
+                let generation = app.verified.generation();
+                app.verified
+                    .insert(token, app.jwt.load().decode(token).ok()?, generation)
+            }
         };
         let revoked = claims
             .jti

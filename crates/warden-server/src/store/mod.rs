@@ -487,11 +487,13 @@ impl Store {
                 .fetch_optional(&self.pool)
                 .await?;
         if exists.is_none() {
-            sqlx::query("INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2)")
-                .bind(user_id)
-                .bind(&role.id)
-                .execute(&self.pool)
-                .await?;
+            sqlx::query(
+                "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(user_id)
+            .bind(&role.id)
+            .execute(&self.pool)
+            .await?;
         }
         Ok(())
     }
@@ -570,11 +572,13 @@ impl Store {
     pub async fn grant_scope(&self, tenant: &str, role: &str, scope: &str) -> Result<()> {
         let role = self.role(tenant, role).await?;
         if !role.scopes.iter().any(|s| s == scope) {
-            sqlx::query("INSERT INTO role_scopes (role_id, scope) VALUES ($1, $2)")
-                .bind(&role.id)
-                .bind(scope)
-                .execute(&self.pool)
-                .await?;
+            sqlx::query(
+                "INSERT INTO role_scopes (role_id, scope) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(&role.id)
+            .bind(scope)
+            .execute(&self.pool)
+            .await?;
         }
         Ok(())
     }
@@ -604,7 +608,8 @@ impl Store {
     pub async fn active_refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>> {
         let row = sqlx::query(
             "SELECT id, tenant_id, family_id, user_id, scope, expires_at, client_id FROM refresh_tokens \
-             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2",
+             WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 \
+             AND NOT EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)",
         )
         .bind(token_hash)
         .bind(now())
@@ -836,7 +841,7 @@ impl Store {
             .await?;
         if exists.is_none() {
             sqlx::query(
-                "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3)",
+                "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
             )
             .bind(jti)
             .bind(expires_at)
@@ -847,13 +852,14 @@ impl Store {
         Ok(())
     }
 
-    /// Revoked tokens that have not expired and were revoked at or after `since`, with their expiry.
+    /// Revoked tokens that could still verify (not past `exp` + leeway) and were revoked at or
+    /// after `since`, with their expiry.
     pub async fn revoked_since(&self, since: i64) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query(
             "SELECT jti, expires_at FROM revoked_tokens WHERE revoked_at >= $1 AND expires_at > $2",
         )
         .bind(since)
-        .bind(now())
+        .bind(now() - crate::keys::LEEWAY as i64)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
@@ -863,13 +869,16 @@ impl Store {
     }
 
     /// Marks a refresh token used, atomically: of several requests presenting the same token at
-    /// once, exactly one gets [`Consumed::Fresh`]. A token presented again revokes its whole
+    /// once, exactly one gets [`Consumed::Fresh`]. A token whose family has any revoked member is
+    /// never fresh: a token rotated in while its family was being revoked (a replay or `/revoke`
+    /// racing a refresh) is dead on arrival. A token presented again revokes its whole
     /// family (RFC 9700 §4.14.2: the legitimate client and an attacker cannot be told apart).
     pub async fn consume_refresh_token(&self, token_hash: &str) -> Result<Consumed> {
         let t = now();
         let won = sqlx::query(
             "UPDATE refresh_tokens SET used_at = $1 \
-             WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3",
+             WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $3 \
+             AND NOT EXISTS (SELECT 1 FROM refresh_tokens f WHERE f.family_id = refresh_tokens.family_id AND f.revoked_at IS NOT NULL)",
         )
         .bind(t)
         .bind(token_hash)
