@@ -10,7 +10,8 @@ use warden::password::PasswordHasher;
 use crate::app::{open_store, random_password};
 use crate::config::{ServeArgs, Settings, StorageArgs};
 use crate::keys::{self, KeyDir, KeyStatus};
-use crate::store::{DEFAULT_TENANT, NewUser, Store, StoreError};
+use crate::manage;
+use crate::store::{DEFAULT_TENANT, Store, StoreError};
 
 /// warden: an OAuth2 auth server that runs on an embedded SQLite database, or on PostgreSQL.
 ///
@@ -255,29 +256,6 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn check_username(username: &str) -> anyhow::Result<()> {
-    if username.is_empty()
-        || username.chars().count() > 64
-        || username
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-    {
-        bail!("a username is 1 to 64 characters, without spaces");
-    }
-    Ok(())
-}
-
-fn check_scope(scope: &str) -> anyhow::Result<()> {
-    if !crate::api::SCOPES.iter().any(|(name, _)| *name == scope) {
-        let known: Vec<&str> = crate::api::SCOPES.iter().map(|(name, _)| *name).collect();
-        bail!(
-            "unknown scope {scope:?}; the scopes are {}",
-            known.join(", ")
-        );
-    }
-    Ok(())
-}
-
 /// The password from standard input, or a generated one (printed once).
 fn new_password(from_stdin: bool) -> anyhow::Result<zeroize::Zeroizing<String>> {
     if !from_stdin {
@@ -326,38 +304,15 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
             roles,
             password_stdin,
         } => {
-            check_username(&username)?;
-            let roles = if roles.is_empty() {
-                vec!["user".to_owned()]
-            } else {
-                roles
-            };
-            for role in &roles {
-                store
-                    .role(DEFAULT_TENANT, role)
-                    .await
-                    .map_err(not_found("role", role))?;
-            }
             let password = new_password(password_stdin)?;
-            let password_hash = PasswordHasher::new().hash(&password).await?;
-            let user = store
-                .create_user(
-                    DEFAULT_TENANT,
-                    &NewUser {
-                        username,
-                        email,
-                        full_name,
-                        password_hash,
-                    },
-                )
-                .await
-                .map_err(|e| match e {
-                    StoreError::Conflict(_) => anyhow::anyhow!("that username is taken"),
-                    e => e.into(),
-                })?;
-            for role in &roles {
-                store.grant_role(DEFAULT_TENANT, &user.id, role).await?;
-            }
+            let input = manage::UserInput {
+                username,
+                password: password.to_string(),
+                email,
+                full_name,
+                roles,
+            };
+            let (user, roles) = manage::create_user(store, &PasswordHasher::new(), input).await?;
             println!(
                 "added {} ({}) with roles {}",
                 user.username,
@@ -462,29 +417,14 @@ async fn role(store: &Store, command: RoleCommand) -> anyhow::Result<()> {
             description,
             scopes,
         } => {
-            check_username(&name).context("role name")?;
-            for scope in &scopes {
-                check_scope(scope)?;
-            }
-            store
-                .create_role(DEFAULT_TENANT, &name, description.as_deref())
-                .await
-                .map_err(|e| match e {
-                    StoreError::Conflict(_) => anyhow::anyhow!("a role named {name:?} exists"),
-                    e => e.into(),
-                })?;
-            for scope in &scopes {
-                store.grant_scope(DEFAULT_TENANT, &name, scope).await?;
-            }
-            println!(
-                "added role {name} granting {}",
-                if scopes.is_empty() {
-                    "no scope yet".into()
-                } else {
-                    scopes.join(" ")
-                }
-            );
-            cli_audit(store, "role_created", &name, Some(&scopes.join(" "))).await;
+            let role = manage::create_role(store, &name, description.as_deref(), &scopes).await?;
+            let granted = if role.scopes.is_empty() {
+                "no scope yet".to_owned()
+            } else {
+                role.scopes.join(" ")
+            };
+            println!("added role {name} granting {granted}");
+            cli_audit(store, "role_created", &name, Some(&role.scopes.join(" "))).await;
         }
         RoleCommand::List => {
             println!("{:<16} {:<48} description", "role", "scopes");
@@ -498,7 +438,7 @@ async fn role(store: &Store, command: RoleCommand) -> anyhow::Result<()> {
             }
         }
         RoleCommand::GrantScope { role, scope } => {
-            check_scope(&scope)?;
+            manage::check_scope(&scope)?;
             store
                 .grant_scope(DEFAULT_TENANT, &role, &scope)
                 .await
@@ -552,7 +492,7 @@ async fn client(
     storage: &crate::config::Storage,
     command: ClientCommand,
 ) -> anyhow::Result<()> {
-    use crate::oauth::client::{SecretDigester, new_client_id, new_secret};
+    use crate::oauth::client::SecretDigester;
     match command {
         ClientCommand::Add {
             name,
@@ -560,46 +500,14 @@ async fn client(
             scopes,
             public,
         } => {
-            if name.trim().is_empty() || name.chars().count() > 100 {
-                bail!("a client name is 1 to 100 characters");
-            }
-            let grant_types = match (grant_types.is_empty(), public) {
-                (false, _) => grant_types,
-                (true, false) => vec!["client_credentials".to_owned()],
-                (true, true) => vec!["password".to_owned(), "refresh_token".to_owned()],
-            };
-            for grant in &grant_types {
-                if !["client_credentials", "password", "refresh_token"].contains(&grant.as_str()) {
-                    bail!(
-                        "unknown grant type {grant:?}; use client_credentials, password or refresh_token"
-                    );
-                }
-            }
-            if public && grant_types.iter().any(|g| g == "client_credentials") {
-                bail!(
-                    "a public client cannot use client_credentials: it has no secret to authenticate with"
-                );
-            }
-            for scope in &scopes {
-                check_scope(scope)?;
-            }
-            let secret = (!public).then(new_secret);
-            let digest = match &secret {
-                Some(secret) => {
-                    Some(SecretDigester::load(&storage.data_dir, env_mode())?.digest(secret))
-                }
-                None => None,
-            };
-            let client = crate::store::Client {
-                id: new_client_id(),
-                tenant_id: DEFAULT_TENANT.into(),
+            let digester = SecretDigester::load(&storage.data_dir, env_mode())?;
+            let input = manage::ClientInput {
                 name,
-                secret_digest: digest,
                 grant_types,
                 scopes,
-                created_at: crate::store::now(),
+                public,
             };
-            store.create_client(&client).await?;
+            let (client, secret) = manage::create_client(store, &digester, input).await?;
             println!("client_id:     {}", client.id);
             cli_audit(store, "client_created", &client.id, Some(&client.name)).await;
             if let Some(secret) = secret {
@@ -678,30 +586,11 @@ async fn apikey(
             expires_in,
             expires_at,
         } => {
-            let (owner_user_id, owner_client_id, allowed) = match (user, client) {
-                (Some(username), _) => {
-                    let user = store
-                        .user_by_username(DEFAULT_TENANT, &username)
-                        .await
-                        .map_err(not_found("user", &username))?;
-                    let scopes = store.user_scopes(&user.id).await?;
-                    (Some(user.id), None, scopes)
-                }
-                (None, Some(id)) => {
-                    let client = store.client(&id).await.map_err(not_found("client", &id))?;
-                    (None, Some(client.id), client.scopes)
-                }
+            let owner = match (user, client) {
+                (Some(username), _) => manage::KeyOwner::User(username),
+                (None, Some(id)) => manage::KeyOwner::Client(id),
                 (None, None) => bail!("give --user or --client"),
             };
-            for scope in &scopes {
-                check_scope(scope)?;
-                if !allowed.contains(scope) {
-                    bail!(
-                        "the owner does not hold the scope {scope:?}; a key only gets a subset of its owner's scopes"
-                    );
-                }
-            }
-            let scopes = if scopes.is_empty() { allowed } else { scopes };
             let now = crate::store::now();
             let expires_at = match (expires_in, expires_at) {
                 (Some(seconds), _) => {
@@ -710,29 +599,17 @@ async fn apikey(
                 (None, Some(text)) => Some(parse_time(&text)?),
                 (None, None) => None,
             };
-            if expires_at.is_some_and(|exp| exp <= now) {
-                bail!("that expiry is in the past");
-            }
-            let (id, key) = crate::apikeys::new_key();
-            let secret = crate::apikeys::secret_of(&key).context("a new key parses")?;
-            let record = crate::store::ApiKey {
-                id: id.clone(),
-                tenant_id: DEFAULT_TENANT.into(),
+            let digester = SecretDigester::load(&storage.data_dir, env_mode())?;
+            let input = manage::ApiKeyInput {
+                owner,
                 name,
-                owner_user_id,
-                owner_client_id,
-                digest: SecretDigester::load(&storage.data_dir, env_mode())?.digest(secret),
                 scopes,
                 expires_at,
-                created_at: now,
-                last_used_at: None,
-                revoked_at: None,
-                owner_disabled: false,
             };
-            store.create_api_key(&record).await?;
+            let (record, key) = manage::create_api_key(store, &digester, input).await?;
             println!("api key: {key}   (shown once: store it now)");
-            println!("id:      {id}");
-            cli_audit(store, "api_key_created", &id, Some(&record.name)).await;
+            println!("id:      {}", record.id);
+            cli_audit(store, "api_key_created", &record.id, Some(&record.name)).await;
             println!("scopes:  {}", record.scopes.join(" "));
             println!(
                 "expires: {}",

@@ -10,6 +10,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod keys;
+pub mod manage;
 pub mod metrics;
 pub mod oauth;
 pub mod store;
