@@ -108,6 +108,7 @@ pub fn router(app: App, settings: &Settings) -> Router {
         )
         .api_route("/.well-known/jwks.json", get(revocation::jwks))
         .merge(crate::api::routes())
+        .merge(crate::admin::routes())
         .api_route("/healthz", get(healthz))
         .api_route("/readyz", get(readyz))
         .api_route("/metrics", get(crate::metrics::metrics))

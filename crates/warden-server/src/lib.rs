@@ -4,6 +4,7 @@
 // not field by field.
 #![allow(missing_docs)]
 
+pub mod admin;
 pub mod api;
 pub mod apikeys;
 pub mod app;

@@ -83,6 +83,14 @@ impl Caller {
         }
     }
 
+    /// Who acts, for the audit log: the user's or the client's id.
+    pub fn actor(&self) -> String {
+        match self {
+            Self::Token(claims) => claims.sub.clone(),
+            Self::Key(key) => format!("api key {}", key.id),
+        }
+    }
+
     pub fn scopes(&self) -> &[String] {
         match self {
             Self::Token(claims) => &claims.scopes,
@@ -220,6 +228,10 @@ impl Authenticator for UserCaller {
 pub struct ApiError(StatusCode, String);
 
 impl ApiError {
+    pub fn new(status: StatusCode, detail: impl Into<String>) -> Self {
+        Self(status, detail.into())
+    }
+
     fn not_found(what: &str) -> Self {
         Self(StatusCode::NOT_FOUND, format!("{what} not found"))
     }

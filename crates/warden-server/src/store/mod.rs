@@ -403,6 +403,62 @@ impl Store {
             .collect::<std::result::Result<_, _>>()?)
     }
 
+    /// One page of users, by username, and the number of users.
+    pub async fn users_page(
+        &self,
+        tenant: &str,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<User>, i64)> {
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM users WHERE tenant_id = $1 ORDER BY username LIMIT {} OFFSET {}",
+            limit.clamp(1, 500),
+            offset
+        ))
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        Ok((
+            rows.iter()
+                .map(User::from_row)
+                .collect::<std::result::Result<_, _>>()?,
+            total,
+        ))
+    }
+
+    pub async fn update_profile(
+        &self,
+        tenant: &str,
+        id: &str,
+        email: Option<&str>,
+        full_name: Option<&str>,
+    ) -> Result<()> {
+        let done = sqlx::query("UPDATE users SET email = $1, full_name = $2, updated_at = $3 WHERE tenant_id = $4 AND id = $5")
+            .bind(email)
+            .bind(full_name)
+            .bind(now())
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        found(done.rows_affected())
+    }
+
+    /// Deletes a user with everything that is theirs (roles, refresh tokens, items, API keys).
+    pub async fn delete_user(&self, tenant: &str, id: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        found(done.rows_affected())
+    }
+
     pub async fn set_disabled(&self, tenant: &str, id: &str, disabled: bool) -> Result<()> {
         let done = sqlx::query(
             "UPDATE users SET disabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
