@@ -39,14 +39,10 @@ pub async fn verify(app: &App, presented: &str) -> Result<Option<ApiKey>, StoreE
     let Some((id, secret)) = parse(presented) else {
         return Ok(None);
     };
-    let key = match app.store.api_key(id).await {
-        Ok(key) => key,
-        Err(StoreError::NotFound) => {
-            // The same work as a known id, so timing does not tell which ids exist.
-            let _ = app.digester.verify(secret, "");
-            return Ok(None);
-        }
-        Err(e) => return Err(e),
+    let Some((mut key, owner_scopes)) = app.store.api_key_with_owner_scopes(id).await? else {
+        // The same work as a known id, so timing does not tell which ids exist.
+        let _ = app.digester.verify(secret, "");
+        return Ok(None);
     };
     let now = warden::token::now();
     let valid = app.digester.verify(secret, &key.digest)
@@ -58,16 +54,7 @@ pub async fn verify(app: &App, presented: &str) -> Result<Option<ApiKey>, StoreE
     }
     // Never more than the owner holds now: a role or client scope taken away since the key was
     // made is taken from the key too.
-    let mut key = key;
-    let current = match (&key.owner_user_id, &key.owner_client_id) {
-        (Some(user), _) => app.store.user_scopes(user).await?,
-        (None, Some(client)) => match app.clients.get(&app.store, client).await? {
-            Some(client) => client.scopes.clone(),
-            None => return Ok(None),
-        },
-        (None, None) => Vec::new(),
-    };
-    key.scopes.retain(|s| current.contains(s));
+    key.scopes.retain(|s| owner_scopes.contains(s));
     app.api_keys_used.record(&key.id, now);
     Ok(Some(key))
 }
