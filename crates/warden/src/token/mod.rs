@@ -351,6 +351,23 @@ impl Jwt {
                 }
             };
         }
+        if let Some(ed25519) = key.ed25519() {
+            // RFC 7515 §7.1 compact serialization, signed with the key parsed once.
+            use ed25519_dalek::Signer as _;
+            let signing = |e: serde_json::Error| TokenError::Signing(e.to_string());
+            let header = serde_json::to_vec(&header).map_err(signing)?;
+            let payload = serde_json::to_vec(&payload).map_err(signing)?;
+            let message = format!(
+                "{}.{}",
+                URL_SAFE_NO_PAD.encode(header),
+                URL_SAFE_NO_PAD.encode(payload)
+            );
+            let signature = ed25519.signing.sign(message.as_bytes());
+            return Ok(format!(
+                "{message}.{}",
+                URL_SAFE_NO_PAD.encode(signature.to_bytes())
+            ));
+        }
         jsonwebtoken::encode(&header, &payload, encoding)
             .map_err(|e| TokenError::Signing(e.to_string()))
     }
@@ -389,6 +406,9 @@ impl Jwt {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
+        if let Some(ed25519) = key.ed25519() {
+            return self.check(verify_ed25519(token, &ed25519.verifying)?);
+        }
         let data = jsonwebtoken::decode::<Wire<E>>(token, key.decoding(), &validation).map_err(
             |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
@@ -452,6 +472,30 @@ impl Jwt {
     pub fn jwks(&self) -> Value {
         self.keys.jwks()
     }
+}
+
+/// Verifies an EdDSA token's signature with an already parsed key (RFC 8037), strictly (no
+/// small-order keys, canonical signatures only), then reads its claims.
+fn verify_ed25519<E: DeserializeOwned>(
+    token: &str,
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<Wire<E>, TokenError> {
+    let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+    let (_, payload) = message.split_once('.').ok_or(TokenError::Malformed)?;
+    if payload.contains('.') {
+        return Err(TokenError::Malformed);
+    }
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|_| TokenError::Malformed)?;
+    let signature =
+        ed25519_dalek::Signature::from_slice(&signature).map_err(|_| TokenError::BadSignature)?;
+    key.verify_strict(message.as_bytes(), &signature)
+        .map_err(|_| TokenError::BadSignature)?;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)
 }
 
 fn algorithm_name_matches(alg: Algorithm, name: &str) -> bool {

@@ -286,3 +286,37 @@ fn weak_hmac_secrets_are_flagged() {
     );
     assert!(Key::hmac(Algorithm::RS256, SECRET).is_err());
 }
+
+#[test]
+fn eddsa_tokens_interoperate_with_jsonwebtoken_both_ways() {
+    let (key, pem) = Key::generate_ed25519().expect("key");
+    let jwt = Jwt::new(KeySet::new(key.clone()));
+    // Signed by jsonwebtoken, verified by warden's parsed-once key.
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(key.kid().to_owned());
+    let theirs = jsonwebtoken::encode(
+        &header,
+        &json!({"sub": "a", "exp": now() + 60}),
+        &jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).expect("pem"),
+    )
+    .expect("sign");
+    assert_eq!(decode(&jwt, &theirs).map(|c| c.sub), Ok("a".into()));
+    // Tampered payload or signature: refused.
+    let ours = jwt
+        .encode(&Claims::new("b", Duration::from_secs(60)))
+        .expect("token");
+    let mut parts: Vec<String> = ours.split('.').map(str::to_owned).collect();
+    parts[1] = b64(&json!({"sub": "root", "exp": now() + 60}));
+    assert_eq!(
+        decode(&jwt, &parts.join(".")),
+        Err(TokenError::BadSignature)
+    );
+    let mut bad_signature = ours.clone();
+    bad_signature.pop();
+    bad_signature.push('A');
+    assert!(decode(&jwt, &bad_signature).is_err());
+    assert_eq!(
+        decode(&jwt, &format!("{ours}.extra")),
+        Err(TokenError::Malformed)
+    );
+}
