@@ -35,6 +35,33 @@ impl From<ManageError> for ApiError {
     }
 }
 
+/// Ids warden makes are ASCII letters, digits and `_`; anything else names nothing (and never
+/// reaches the database, which may not even store it: PostgreSQL refuses NUL).
+fn known_id(id: &str, what: &str) -> Result<(), ApiError> {
+    if !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("{what} not found"),
+        ))
+    }
+}
+
+/// Free text from a query string, without NUL.
+fn clean(text: Option<String>, what: &str) -> Result<Option<String>, ApiError> {
+    match text {
+        Some(text) if text.contains('\0') || text.len() > 200 => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("{what} must be at most 200 characters, without NUL"),
+        )),
+        text => Ok(text),
+    }
+}
+
 fn user_not_found(e: StoreError) -> ApiError {
     match e {
         StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "User not found"),
@@ -173,6 +200,7 @@ async fn read_user(
     _: AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Json<UserOut>, ApiError> {
+    known_id(&id, "User")?;
     let user = app
         .store
         .user(DEFAULT_TENANT, &id)
@@ -198,6 +226,7 @@ async fn update_user(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<UserUpdate>,
 ) -> Result<Json<UserOut>, ApiError> {
+    known_id(&id, "User")?;
     let user = app
         .store
         .user(DEFAULT_TENANT, &id)
@@ -244,6 +273,7 @@ async fn delete_user(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    known_id(&id, "User")?;
     let user = app
         .store
         .user(DEFAULT_TENANT, &id)
@@ -268,6 +298,7 @@ async fn set_roles(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<RolesInput>,
 ) -> Result<Json<UserOut>, ApiError> {
+    known_id(&id, "User")?;
     let user = app
         .store
         .user(DEFAULT_TENANT, &id)
@@ -300,6 +331,7 @@ async fn reset_password(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<PasswordInput>,
 ) -> Result<StatusCode, ApiError> {
+    known_id(&id, "User")?;
     let user = app
         .store
         .user(DEFAULT_TENANT, &id)
@@ -467,6 +499,7 @@ async fn delete_client(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    known_id(&id, "Client")?;
     app.store
         .delete_client(DEFAULT_TENANT, &id)
         .await
@@ -604,6 +637,7 @@ async fn revoke_api_key(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    known_id(&id, "API key")?;
     app.store
         .revoke_api_key(DEFAULT_TENANT, &id)
         .await
@@ -662,8 +696,8 @@ async fn audit_log(
     };
     let limit = params.limit.unwrap_or(50).clamp(1, 1000);
     let query = AuditQuery {
-        event: params.event,
-        subject: params.subject,
+        event: clean(params.event, "event")?,
+        subject: clean(params.subject, "subject")?,
         before,
         limit,
     };

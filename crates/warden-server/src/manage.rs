@@ -272,6 +272,12 @@ pub async fn create_api_key(
             "an API key name is 1 to 100 characters".into(),
         ));
     }
+    let named = match &input.owner {
+        KeyOwner::User(name) | KeyOwner::Client(name) => name,
+    };
+    if named.is_empty() || named.len() > 100 || named.contains('\0') {
+        return Err(ManageError::NotFound(format!("no owner named {named:?}")));
+    }
     let (owner_user_id, owner_client_id, allowed) = match &input.owner {
         KeyOwner::User(username) => {
             let user = store

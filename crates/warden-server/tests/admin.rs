@@ -308,3 +308,54 @@ async fn users_roles_clients_keys_and_the_audit_log() {
         );
     }
 }
+
+#[tokio::test]
+async fn hostile_ids_and_filters_are_clear_4xx() {
+    for (backend, url) in backends().await {
+        let server = Server::start(backend, &url, &[]);
+        let admin = token(&server, "admin", support::ADMIN_PASSWORD).await;
+        for path in [
+            "/admin/users/%00",
+            "/admin/users/a%00b",
+            "/admin/users/..%2F..",
+            "/admin/users/ünï",
+        ] {
+            assert_eq!(
+                call(&server, Method::GET, path, &admin, None).await.0,
+                404,
+                "{backend}: {path}"
+            );
+        }
+        assert_eq!(
+            call(&server, Method::DELETE, "/admin/api-keys/%00", &admin, None)
+                .await
+                .0,
+            404
+        );
+        assert_eq!(
+            call(&server, Method::GET, "/admin/audit?event=%00", &admin, None)
+                .await
+                .0,
+            422,
+            "{backend}"
+        );
+        let (status, _) = call(
+            &server,
+            Method::POST,
+            "/admin/api-keys",
+            &admin,
+            Some(json!({"user": "a\u{0}b"})),
+        )
+        .await;
+        assert_eq!(status, 404, "{backend}");
+        let (status, _) = call(
+            &server,
+            Method::POST,
+            "/admin/users",
+            &admin,
+            Some(json!({"username": "x", "password": "p", "extra": 1})),
+        )
+        .await;
+        assert_eq!(status, 422, "unknown fields are refused");
+    }
+}

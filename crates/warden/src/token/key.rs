@@ -83,6 +83,8 @@ pub struct Key {
     /// Ed25519 keys, parsed once: `jsonwebtoken` parses the PKCS#8 key (and derives the public
     /// key) on every signature, which doubles the cost of issuing a token.
     ed25519: Option<Ed25519Keys>,
+    /// The HMAC secret, to verify HS256/384/512 without `jsonwebtoken`'s second header parse.
+    hmac_secret: Option<Zeroizing<Vec<u8>>>,
 }
 
 /// A parsed Ed25519 key pair.
@@ -129,6 +131,7 @@ impl Key {
             public_jwk: None,
             weak: secret.len() < min,
             ed25519: None,
+            hmac_secret: Some(Zeroizing::new(secret.to_vec())),
         }
         .with_default_kid(secret))
     }
@@ -208,6 +211,7 @@ impl Key {
             public_jwk: Some(public_jwk),
             weak: false,
             ed25519,
+            hmac_secret: None,
         }
         .with_jwk_kid())
     }
@@ -234,6 +238,7 @@ impl Key {
             public_jwk: None,
             weak: false,
             ed25519: None,
+            hmac_secret: None,
         })
     }
 
@@ -302,6 +307,10 @@ impl Key {
 
     pub(crate) fn ed25519(&self) -> Option<&Ed25519Keys> {
         self.ed25519.as_ref()
+    }
+
+    pub(crate) fn hmac_secret(&self) -> Option<&[u8]> {
+        self.hmac_secret.as_deref().map(Vec::as_slice)
     }
 
     /// A default kid for HMAC keys that does not reveal the secret: a short hash of it.

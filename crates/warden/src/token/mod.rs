@@ -400,15 +400,20 @@ impl Jwt {
             return Err(TokenError::AlgorithmMismatch);
         }
 
+        // EdDSA and HMAC keys verify here, with the key parsed once; RSA and ECDSA through
+        // jsonwebtoken. Either way the claims are checked by `check`.
+        if let Some(ed25519) = key.ed25519() {
+            return self.check(verify_ed25519(token, &ed25519.verifying)?);
+        }
+        if let Some(secret) = key.hmac_secret() {
+            return self.check(verify_hmac(token, key.algorithm(), secret)?);
+        }
         let mut validation = Validation::new(key.algorithm());
         // Time, issuer and audience checks are ours (below): jsonwebtoken accepts exp == now.
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        if let Some(ed25519) = key.ed25519() {
-            return self.check(verify_ed25519(token, &ed25519.verifying)?);
-        }
         let data = jsonwebtoken::decode::<Wire<E>>(token, key.decoding(), &validation).map_err(
             |e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
@@ -474,12 +479,8 @@ impl Jwt {
     }
 }
 
-/// Verifies an EdDSA token's signature with an already parsed key (RFC 8037), strictly (no
-/// small-order keys, canonical signatures only), then reads its claims.
-fn verify_ed25519<E: DeserializeOwned>(
-    token: &str,
-    key: &ed25519_dalek::VerifyingKey,
-) -> Result<Wire<E>, TokenError> {
+/// The signed part and the signature of a compact JWS, and its payload (RFC 7515 §7.1).
+fn split_jws(token: &str) -> Result<(&str, &str, Vec<u8>), TokenError> {
     let (message, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
     let (_, payload) = message.split_once('.').ok_or(TokenError::Malformed)?;
     if payload.contains('.') {
@@ -488,14 +489,57 @@ fn verify_ed25519<E: DeserializeOwned>(
     let signature = URL_SAFE_NO_PAD
         .decode(signature)
         .map_err(|_| TokenError::Malformed)?;
-    let signature =
-        ed25519_dalek::Signature::from_slice(&signature).map_err(|_| TokenError::BadSignature)?;
-    key.verify_strict(message.as_bytes(), &signature)
-        .map_err(|_| TokenError::BadSignature)?;
+    Ok((message, payload, signature))
+}
+
+fn claims_of<E: DeserializeOwned>(payload: &str) -> Result<Wire<E>, TokenError> {
     let payload = URL_SAFE_NO_PAD
         .decode(payload)
         .map_err(|_| TokenError::Malformed)?;
     serde_json::from_slice(&payload).map_err(|_| TokenError::Malformed)
+}
+
+/// Verifies an HS256/384/512 token (RFC 7518 §3.2), comparing the MAC in constant time.
+fn verify_hmac<E: DeserializeOwned>(
+    token: &str,
+    alg: Algorithm,
+    secret: &[u8],
+) -> Result<Wire<E>, TokenError> {
+    use hmac::Mac as _;
+    let (message, payload, signature) = split_jws(token)?;
+    let verified = match alg {
+        Algorithm::HS256 => hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).map(|mut m| {
+            m.update(message.as_bytes());
+            m.verify_slice(&signature).is_ok()
+        }),
+        Algorithm::HS384 => hmac::Hmac::<sha2::Sha384>::new_from_slice(secret).map(|mut m| {
+            m.update(message.as_bytes());
+            m.verify_slice(&signature).is_ok()
+        }),
+        Algorithm::HS512 => hmac::Hmac::<sha2::Sha512>::new_from_slice(secret).map(|mut m| {
+            m.update(message.as_bytes());
+            m.verify_slice(&signature).is_ok()
+        }),
+        _ => return Err(TokenError::AlgorithmMismatch),
+    };
+    if !verified.unwrap_or(false) {
+        return Err(TokenError::BadSignature);
+    }
+    claims_of(payload)
+}
+
+/// Verifies an EdDSA token's signature with an already parsed key (RFC 8037), strictly (no
+/// small-order keys, canonical signatures only), then reads its claims.
+fn verify_ed25519<E: DeserializeOwned>(
+    token: &str,
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<Wire<E>, TokenError> {
+    let (message, payload, signature) = split_jws(token)?;
+    let signature =
+        ed25519_dalek::Signature::from_slice(&signature).map_err(|_| TokenError::BadSignature)?;
+    key.verify_strict(message.as_bytes(), &signature)
+        .map_err(|_| TokenError::BadSignature)?;
+    claims_of(payload)
 }
 
 fn algorithm_name_matches(alg: Algorithm, name: &str) -> bool {
