@@ -67,12 +67,15 @@ export async function openBrowser() {
 }
 
 // Opens the Authorize dialog, lets `fill` fill it in, authorizes and closes it.
-export async function authorize(page, fill) {
+export async function authorize(page, fill, within = null) {
   await page.locator('.auth-wrapper button.authorize').click();
   const dialog = page.locator('.modal-ux');
   await dialog.waitFor();
   await fill(dialog);
-  await dialog.locator('button.authorize').first().click();
+  // With several schemes the dialog has a form and an Authorize button each: press the one of
+  // the form that holds `within` (by default the first form).
+  const form = within ? dialog.locator('.auth-container', { has: page.locator(within) }) : dialog;
+  await form.locator('button.authorize').first().click();
   // Authorized (for OAuth2: once the token request came back) when "Logout" shows.
   await dialog.locator('button', { hasText: 'Logout' }).first().waitFor();
   await dialog.locator('button.close-modal').click();

@@ -66,7 +66,7 @@ test('the warden server: log in as admin in the Authorize dialog, then /users/me
     await authorize(page, async (dialog) => {
       await dialog.locator('#oauth_username').fill('admin');
       await dialog.locator('#oauth_password').fill('browser-admin-password');
-    });
+    }, '#oauth_username');
     assert.equal(await tryItOut(page, 'get', '/users/me'), '200');
     assert.equal(await tryItOut(page, 'get', '/items'), '200');
   });
