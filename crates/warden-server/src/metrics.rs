@@ -4,7 +4,7 @@
 //! Routes are the matched templates (`/items/{id}`), never raw paths, so the number of series is
 //! bounded by the routes, whatever clients send.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -72,9 +72,14 @@ impl<const N: usize> Histogram<N> {
     }
 }
 
+/// Requests of one route: (method, status) → count.
+type RouteCounts = BTreeMap<(&'static str, u16), u64>;
+
 /// The server's counters.
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// route template → (method, status) → count; looked up by `&str`, so a request allocates
+    /// nothing once its route has been seen.
+    requests: Mutex<HashMap<String, RouteCounts>>,
     latency: Histogram<12>,
     logins_succeeded: AtomicU64,
     logins_failed: AtomicU64,
@@ -117,11 +122,13 @@ impl Metrics {
         self.hashing.observe(elapsed);
     }
 
-    fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    fn request(&self, route: &str, method: &'static str, status: u16, elapsed: Duration) {
         if let Ok(mut requests) = self.requests.lock() {
-            *requests
-                .entry((route.to_owned(), method.to_owned(), status))
-                .or_default() += 1;
+            let counts = match requests.get_mut(route) {
+                Some(counts) => counts,
+                None => requests.entry(route.to_owned()).or_default(),
+            };
+            *counts.entry((method, status)).or_default() += 1;
         }
         self.latency.observe(elapsed);
     }
@@ -132,12 +139,16 @@ impl Metrics {
         out.push_str("# HELP warden_http_requests_total HTTP requests by route template, method and status.\n");
         out.push_str("# TYPE warden_http_requests_total counter\n");
         if let Ok(requests) = self.requests.lock() {
-            for ((route, method, status), count) in requests.iter() {
+            let mut routes: Vec<_> = requests.iter().collect();
+            routes.sort_by(|a, b| a.0.cmp(b.0));
+            for (route, counts) in routes {
                 let route = route.replace('\\', "\\\\").replace('"', "\\\"");
-                let _ = writeln!(
-                    out,
-                    "warden_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
-                );
+                for ((method, status), count) in counts {
+                    let _ = writeln!(
+                        out,
+                        "warden_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {count}"
+                    );
+                }
             }
         }
         self.latency.write(
@@ -176,25 +187,23 @@ impl Metrics {
 
 /// Counts every request by its route template.
 pub async fn track(State(app): State<App>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |m| m.as_str())
-        .to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     // A fixed set: a client inventing methods must not invent series.
-    let method = match request.method().as_str() {
-        m @ ("GET" | "POST" | "PUT" | "DELETE" | "PATCH" | "HEAD" | "OPTIONS") => m,
+    let method: &'static str = match *request.method() {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::DELETE => "DELETE",
+        http::Method::PATCH => "PATCH",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
         _ => "OTHER",
-    }
-    .to_owned();
+    };
     let started = Instant::now();
     let response = next.run(request).await;
-    app.metrics.request(
-        &route,
-        &method,
-        response.status().as_u16(),
-        started.elapsed(),
-    );
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    app.metrics
+        .request(route, method, response.status().as_u16(), started.elapsed());
     response
 }
 
