@@ -68,7 +68,13 @@ pub struct LastUsed {
 impl LastUsed {
     pub fn record(&self, id: &str, at: i64) {
         if let Ok(mut pending) = self.pending.lock() {
-            pending.insert(id.to_owned(), at);
+            // No allocation for a key already waiting to be written.
+            match pending.get_mut(id) {
+                Some(last) => *last = at,
+                None => {
+                    pending.insert(id.to_owned(), at);
+                }
+            }
         }
     }
 

@@ -536,21 +536,13 @@ impl Store {
 
     pub async fn grant_role(&self, tenant: &str, user_id: &str, role: &str) -> Result<()> {
         let role = self.role(tenant, role).await?;
-        let exists =
-            sqlx::query("SELECT 1 AS one FROM user_roles WHERE user_id = $1 AND role_id = $2")
-                .bind(user_id)
-                .bind(&role.id)
-                .fetch_optional(&self.pool)
-                .await?;
-        if exists.is_none() {
-            sqlx::query(
-                "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(user_id)
-            .bind(&role.id)
-            .execute(&self.pool)
-            .await?;
-        }
+        sqlx::query(
+            "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(&role.id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -759,15 +751,6 @@ impl Store {
         Ok(())
     }
 
-    /// One key with its owner's status: one indexed read.
-    pub async fn api_key(&self, id: &str) -> Result<ApiKey> {
-        let row = sqlx::query(&format!("SELECT {API_KEY_COLUMNS} WHERE k.id = $1"))
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(ApiKey::from_row(&row)?)
-    }
-
     /// A key with its owner's status and the scopes the owner holds now, in one round trip (the
     /// request path of every API-key call).
     pub async fn api_key_with_owner_scopes(
@@ -931,20 +914,13 @@ impl Store {
 
     /// Puts an access token's `jti` on the deny list until the token would have expired.
     pub async fn revoke_jti(&self, jti: &str, expires_at: i64) -> Result<()> {
-        let exists = sqlx::query("SELECT jti FROM revoked_tokens WHERE jti = $1")
-            .bind(jti)
-            .fetch_optional(&self.pool)
-            .await?;
-        if exists.is_none() {
-            sqlx::query(
-                "INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING",
-            )
+        // Idempotent: revoking twice (or twice at once) is one row.
+        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at, revoked_at) VALUES ($1, $2, $3) ON CONFLICT (jti) DO NOTHING")
             .bind(jti)
             .bind(expires_at)
             .bind(now())
             .execute(&self.pool)
             .await?;
-        }
         Ok(())
     }
 
