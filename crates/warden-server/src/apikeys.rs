@@ -2,10 +2,14 @@
 //! recognise (and to find with secret scanners). The id finds the row; the secret (256 random
 //! bits) is checked against a keyed digest, in constant time. A key is refused at once when it is
 //! unknown, altered, revoked, expired, or its owner is disabled, with the same answer as a
-//! missing credential. Last use is recorded in memory and written every 10 seconds.
+//! missing credential. A key's stored state is cached, and the cache checked against the store's
+//! credential revision on every request ([`verify`]). Last use is recorded in memory and written
+//! every 10 seconds.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::BuildHasher as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::app::App;
 use crate::store::{ApiKey, StoreError};
@@ -35,16 +39,32 @@ pub fn secret_of(key: &str) -> Option<&str> {
 }
 
 /// Checks a presented key; `None` for any reason to refuse it.
-pub async fn verify(app: &App, presented: &str) -> Result<Option<ApiKey>, StoreError> {
+///
+/// A key's stored state is kept in memory once read, stamped with the credential revision it was
+/// read at. Every call first reads the current revision (one read shared by all calls in flight:
+/// [`Revision`]), so a revocation, a disabled owner or a lost role committed anywhere before the
+/// request arrived is seen by it: refused at once, without one database read per request.
+pub async fn verify(app: &App, presented: &str) -> Result<Option<Arc<ApiKey>>, StoreError> {
     let Some((id, secret)) = parse(presented) else {
         return Ok(None);
     };
-    let Some((mut key, owner_scopes)) = app.store.api_key_with_owner_scopes(id).await? else {
-        // The same work as a known id, so timing does not tell which ids exist.
-        let _ = app.digester.verify(secret, "");
-        return Ok(None);
-    };
+    let revision = app.key_revision.current(&app.store).await?;
     let now = warden::token::now();
+    let key = match app.verified_keys.get(id, revision) {
+        Some(key) => key,
+        None => {
+            let Some((mut key, owner_scopes)) = app.store.api_key_with_owner_scopes(id).await?
+            else {
+                // The same work as a known id, so timing does not tell which ids exist.
+                let _ = app.digester.verify(secret, "");
+                return Ok(None);
+            };
+            // Never more than the owner holds now: a role or client scope taken away since the
+            // key was made is taken from the key too.
+            key.scopes.retain(|s| owner_scopes.contains(s));
+            app.verified_keys.insert(key, revision)
+        }
+    };
     let valid = app.digester.verify(secret, &key.digest)
         && key.revoked_at.is_none()
         && key.expires_at.is_none_or(|exp| now < exp)
@@ -52,11 +72,86 @@ pub async fn verify(app: &App, presented: &str) -> Result<Option<ApiKey>, StoreE
     if !valid {
         return Ok(None);
     }
-    // Never more than the owner holds now: a role or client scope taken away since the key was
-    // made is taken from the key too.
-    key.scopes.retain(|s| owner_scopes.contains(s));
     app.api_keys_used.record(&key.id, now);
     Ok(Some(key))
+}
+
+/// The credential revision (migration 0005), read at most once per batch of concurrent requests.
+///
+/// A request needs a read that *started after it arrived* (then every change committed before it
+/// arrived is visible). Reads run one at a time; a request that waited while one ran takes the
+/// next, which serves everyone who was waiting. Under load one read answers many requests; alone,
+/// a request costs one small read, as a plain lookup would.
+#[derive(Default)]
+pub struct Revision {
+    /// How many reads have started.
+    started: AtomicU64,
+    /// The last read to finish: its sequence number and what it read.
+    last: tokio::sync::Mutex<(u64, i64)>,
+}
+
+impl Revision {
+    pub async fn current(&self, store: &crate::store::Store) -> Result<i64, StoreError> {
+        let arrived = self.started.load(Ordering::SeqCst);
+        let mut last = self.last.lock().await;
+        if last.0 > arrived {
+            // Started after this request arrived: good for it.
+            return Ok(last.1);
+        }
+        let seq = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let revision = store.credential_revision().await?;
+        *last = (seq, revision);
+        Ok(revision)
+    }
+}
+
+const SHARDS: usize = 16;
+const PER_SHARD: usize = 1024;
+
+type Cached = (Arc<ApiKey>, i64);
+
+/// Stored keys read at a revision, by id. Bounded: a full shard is cleared rather than grown.
+/// Unknown ids are never cached (they would let anyone fill it).
+pub struct VerifiedKeys {
+    hasher: std::collections::hash_map::RandomState,
+    shards: [Mutex<HashMap<Box<str>, Cached>>; SHARDS],
+}
+
+impl Default for VerifiedKeys {
+    fn default() -> Self {
+        Self {
+            hasher: Default::default(),
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+impl VerifiedKeys {
+    fn shard(&self, id: &str) -> &Mutex<HashMap<Box<str>, Cached>> {
+        &self.shards[(self.hasher.hash_one(id) as usize) % SHARDS]
+    }
+
+    /// The key as stored, if it was read at `revision` (nothing that decides it changed since).
+    pub fn get(&self, id: &str, revision: i64) -> Option<Arc<ApiKey>> {
+        let shard = self.shard(id).lock().ok()?;
+        let (key, read_at) = shard.get(id)?;
+        (*read_at == revision).then(|| Arc::clone(key))
+    }
+
+    /// Remembers a key as read at `revision` (read *before* the key was).
+    pub fn insert(&self, key: ApiKey, revision: i64) -> Arc<ApiKey> {
+        let key = Arc::new(key);
+        if let Ok(mut shard) = self.shard(&key.id).lock() {
+            if shard.len() >= PER_SHARD {
+                shard.retain(|_, (_, read_at)| *read_at == revision);
+                if shard.len() >= PER_SHARD {
+                    shard.clear();
+                }
+            }
+            shard.insert(key.id.as_str().into(), (Arc::clone(&key), revision));
+        }
+        key
+    }
 }
 
 /// Last-use times waiting to be written.
@@ -103,6 +198,80 @@ pub async fn flush_last_used(app: App) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
+
+    #[tokio::test]
+    async fn one_revision_read_serves_every_request_waiting_and_sees_other_writers() {
+        let url = crate::store::testing::sqlite_url();
+        let server = Arc::new(Store::connect(&url).await.expect("connect"));
+        server.migrate().await.expect("migrate");
+        // Another process on the same database: the CLI, or another instance.
+        let other = Store::connect(&url).await.expect("connect");
+        let gate = Arc::new(Revision::default());
+        let first = gate.current(&server).await.expect("read");
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (gate, server) = (Arc::clone(&gate), Arc::clone(&server));
+            calls.spawn(async move { gate.current(&server).await });
+        }
+        for answer in calls.join_all().await {
+            assert_eq!(answer.expect("read"), first);
+        }
+        assert!(
+            // One read per request would be 51; how many batches form depends on scheduling.
+            gate.started.load(Ordering::SeqCst) <= 10,
+            "50 concurrent requests took {} reads",
+            gate.started.load(Ordering::SeqCst)
+        );
+        other
+            .revoke_api_key(crate::store::DEFAULT_TENANT, "nothing")
+            .await
+            .expect_err("no such key");
+        assert_eq!(gate.current(&server).await.expect("read"), first);
+        let user = other
+            .create_user(
+                crate::store::DEFAULT_TENANT,
+                &crate::store::NewUser {
+                    username: "z".into(),
+                    email: None,
+                    full_name: None,
+                    password_hash: "h".into(),
+                },
+            )
+            .await
+            .expect("user");
+        other
+            .set_disabled(crate::store::DEFAULT_TENANT, &user.id, true)
+            .await
+            .expect("disable");
+        assert!(
+            gate.current(&server).await.expect("read") > first,
+            "a change committed elsewhere is seen by the next request"
+        );
+    }
+
+    #[test]
+    fn the_cache_answers_only_for_the_revision_a_key_was_read_at() {
+        let cache = VerifiedKeys::default();
+        let key = ApiKey {
+            id: "0123456789abcdef".into(),
+            tenant_id: "t".into(),
+            name: "k".into(),
+            owner_user_id: None,
+            owner_client_id: Some("c".into()),
+            digest: "d".into(),
+            scopes: Vec::new(),
+            expires_at: None,
+            created_at: 0,
+            last_used_at: None,
+            revoked_at: None,
+            owner_disabled: false,
+        };
+        cache.insert(key, 7);
+        assert!(cache.get("0123456789abcdef", 7).is_some());
+        assert!(cache.get("0123456789abcdef", 8).is_none());
+        assert!(cache.get("0123456789abcdee", 7).is_none());
+    }
 
     #[test]
     fn keys_parse_and_garbage_does_not() {

@@ -44,6 +44,10 @@ pub struct AppState {
     pub revoked: crate::oauth::revocation::RevokedJtis,
     /// API key uses not yet written.
     pub api_keys_used: crate::apikeys::LastUsed,
+    /// API keys as read from the store, with the revision they were read at.
+    pub verified_keys: crate::apikeys::VerifiedKeys,
+    /// The store's credential revision, read once per batch of API-key requests.
+    pub key_revision: crate::apikeys::Revision,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -316,6 +320,8 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         clients: Default::default(),
         revoked: Default::default(),
         api_keys_used: Default::default(),
+        verified_keys: Default::default(),
+        key_revision: Default::default(),
         metrics: Default::default(),
     });
     tokio::spawn(crate::apikeys::flush_last_used(Arc::clone(&app)));

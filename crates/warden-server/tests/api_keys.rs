@@ -98,14 +98,23 @@ async fn refused_keys_answer_like_a_missing_credential() {
             200
         );
         assert!(server.cli(&["apikey", "revoke", &revoked_id], None).0);
-        let (expiring, _) = create_key(&server, &["--user", "lee", "--expires-in", "1"]);
+        let (expiring, _) = create_key(&server, &["--user", "lee", "--expires-in", "2"]);
         let (disabled_owner, _) = create_key(&server, &["--user", "max"]);
+        // Each in use (so in the server's memory) before it goes bad.
+        for key in [&expiring, &disabled_owner] {
+            assert_eq!(
+                with_key(&server, reqwest::Method::GET, "/items", key)
+                    .await
+                    .0,
+                200
+            );
+        }
         assert!(server.cli(&["user", "disable", "max"], None).0);
         let (good, _) = create_key(&server, &["--user", "lee"]);
         let mut altered = good.clone();
         let last = altered.pop().expect("char");
         altered.push(if last == 'A' { 'B' } else { 'A' });
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
         for (what, key) in [
             ("revoked", revoked.as_str()),
             ("expired", expiring.as_str()),
@@ -201,4 +210,56 @@ async fn a_key_loses_what_its_owner_loses() {
             .0,
         200
     );
+}
+
+// Two workers: the CLI blocks one while the callers keep going on the other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_under_load_is_refused_from_the_next_request() {
+    for (backend, url) in backends().await {
+        let server = Server::start(backend, &url, &[]);
+        server.add_user("rae", "rae-password", &["user"]);
+        let (key, id) = create_key(&server, &["--user", "rae"]);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut callers = Vec::new();
+        for _ in 0..8 {
+            let (url, key, stop) = (server.url("/items"), key.clone(), stop.clone());
+            callers.push(tokio::spawn(async move {
+                let http = client();
+                let mut seen = Vec::new();
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let sent = std::time::Instant::now();
+                    let status = http
+                        .get(&url)
+                        .header("x-api-key", &key)
+                        .send()
+                        .await
+                        .expect("request")
+                        .status()
+                        .as_u16();
+                    seen.push((sent, status));
+                }
+                seen
+            }));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        // Revoked by another process (the CLI), while the server answers a stream of requests.
+        assert!(server.cli(&["apikey", "revoke", &id], None).0);
+        let done = std::time::Instant::now();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut before = 0;
+        for caller in callers {
+            for (sent, status) in caller.await.expect("caller") {
+                if sent >= done {
+                    assert_eq!(
+                        status, 401,
+                        "{backend}: a request sent after the revocation"
+                    );
+                } else if status == 200 {
+                    before += 1;
+                }
+            }
+        }
+        assert!(before > 0, "{backend}: the key worked before");
+    }
 }

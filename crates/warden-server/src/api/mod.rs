@@ -59,11 +59,12 @@ warden::security_scheme! {
 
 /// Who is calling: the holder of an access token, or of an API key. Verifying a token is a
 /// signature and claim check, no I/O (and a token seen before is found in the
-/// [`VerifiedTokens`](crate::api::verified::VerifiedTokens) cache); an API key is one indexed
-/// read, so that a revoked key is refused at once.
+/// [`VerifiedTokens`](crate::api::verified::VerifiedTokens) cache); an API key is checked
+/// against its stored state, cached and confirmed current on every request
+/// ([`apikeys::verify`](crate::apikeys::verify)), so that a revoked key is refused at once.
 pub enum Caller {
     Token(Arc<Claims<AccessClaims>>),
-    Key(Box<crate::store::ApiKey>),
+    Key(Arc<crate::store::ApiKey>),
 }
 
 impl Caller {
@@ -145,7 +146,7 @@ async fn token_caller(
 
 async fn key_caller(key: &str, scopes: &SecurityScopes, app: &App) -> Result<Caller, AuthError> {
     match crate::apikeys::verify(app, key).await {
-        Ok(Some(key)) => Ok(Caller::Key(Box::new(key))),
+        Ok(Some(key)) => Ok(Caller::Key(key)),
         // Refused keys get exactly the answer of a missing credential.
         Ok(None) => Err(AuthError::not_authenticated(
             OAuth2::scheme().challenge(scopes),
@@ -332,7 +333,7 @@ async fn read_users_me(
                 username: user.username,
                 email: user.email,
                 full_name: user.full_name,
-                scopes: key.scopes,
+                scopes: key.scopes.clone(),
             }
         }
     };

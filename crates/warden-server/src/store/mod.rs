@@ -451,15 +451,20 @@ impl Store {
 
     /// Deletes a user with everything that is theirs (roles, refresh tokens, items, API keys).
     pub async fn delete_user(&self, tenant: &str, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
             .bind(tenant)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        found(done.rows_affected())
+        found(done.rows_affected())?;
+        bump_credential_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn set_disabled(&self, tenant: &str, id: &str, disabled: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
             "UPDATE users SET disabled = $1, updated_at = $2 WHERE tenant_id = $3 AND id = $4",
         )
@@ -467,17 +472,20 @@ impl Store {
         .bind(now())
         .bind(tenant)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        found(done.rows_affected())?;
         if disabled {
             // A disabled user's refresh tokens die with the account (their access tokens expire).
             sqlx::query("UPDATE refresh_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
                 .bind(now())
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&mut *tx)
                 .await?;
         }
-        found(done.rows_affected())
+        bump_credential_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn set_password_hash(&self, tenant: &str, id: &str, hash: &str) -> Result<()> {
@@ -536,24 +544,31 @@ impl Store {
 
     pub async fn grant_role(&self, tenant: &str, user_id: &str, role: &str) -> Result<()> {
         let role = self.role(tenant, role).await?;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(user_id)
         .bind(&role.id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        bump_credential_revision(&mut tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     pub async fn revoke_role(&self, tenant: &str, user_id: &str, role: &str) -> Result<()> {
         let role = self.role(tenant, role).await?;
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM user_roles WHERE user_id = $1 AND role_id = $2")
             .bind(user_id)
             .bind(&role.id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        found(done.rows_affected())
+        found(done.rows_affected())?;
+        bump_credential_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     // ---- roles ----
@@ -620,13 +635,16 @@ impl Store {
     pub async fn grant_scope(&self, tenant: &str, role: &str, scope: &str) -> Result<()> {
         let role = self.role(tenant, role).await?;
         if !role.scopes.iter().any(|s| s == scope) {
+            let mut tx = self.pool.begin().await?;
             sqlx::query(
                 "INSERT INTO role_scopes (role_id, scope) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             )
             .bind(&role.id)
             .bind(scope)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+            bump_credential_revision(&mut tx).await?;
+            tx.commit().await?;
         }
         Ok(())
     }
@@ -721,12 +739,16 @@ impl Store {
     }
 
     pub async fn delete_client(&self, tenant: &str, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("DELETE FROM clients WHERE tenant_id = $1 AND id = $2")
             .bind(tenant)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        found(done.rows_affected())
+        found(done.rows_affected())?;
+        bump_credential_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     // ---- API keys ----
@@ -805,13 +827,26 @@ impl Store {
     }
 
     pub async fn revoke_api_key(&self, tenant: &str, id: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL")
             .bind(now())
             .bind(tenant)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        found(done.rows_affected())
+        found(done.rows_affected())?;
+        bump_credential_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The counter every change to what decides an API key's validity moves (see migration
+    /// 0005): a key checked at one revision is still valid, as checked, while it reads the same.
+    pub async fn credential_revision(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT n FROM credential_revision WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
     }
 
     /// Records when keys were last used (written in batches, not on every request).
@@ -1156,6 +1191,15 @@ fn refresh_token_from_row(row: &AnyRow) -> std::result::Result<RefreshToken, sql
         expires_at: row.try_get("expires_at")?,
         client_id: row.try_get("client_id")?,
     })
+}
+
+/// Moves the credential revision, in the transaction of the change it announces: the change and
+/// the announcement commit together or not at all.
+async fn bump_credential_revision(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<()> {
+    sqlx::query("UPDATE credential_revision SET n = n + 1 WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 fn found(rows: u64) -> Result<()> {

@@ -286,3 +286,89 @@ async fn items_belong_to_their_owner() {
         );
     }
 }
+
+#[tokio::test]
+async fn every_change_that_decides_a_key_moves_the_credential_revision() {
+    for (backend, store) in stores().await {
+        let mut last = store.credential_revision().await.expect("revision");
+        let mut moved = |now: i64, what: &str| {
+            assert!(now > last, "{backend}: {what} did not move the revision");
+            last = now;
+        };
+        let user = store
+            .create_user(DEFAULT_TENANT, &new_user("kim"))
+            .await
+            .expect("user");
+        store
+            .create_role(DEFAULT_TENANT, "auditor", None)
+            .await
+            .expect("role");
+        store
+            .grant_scope(DEFAULT_TENANT, "auditor", "items:read")
+            .await
+            .expect("scope");
+        moved(
+            store.credential_revision().await.expect("rev"),
+            "grant_scope",
+        );
+        store
+            .grant_role(DEFAULT_TENANT, &user.id, "auditor")
+            .await
+            .expect("grant");
+        moved(
+            store.credential_revision().await.expect("rev"),
+            "grant_role",
+        );
+        store
+            .revoke_role(DEFAULT_TENANT, &user.id, "auditor")
+            .await
+            .expect("revoke");
+        moved(
+            store.credential_revision().await.expect("rev"),
+            "revoke_role",
+        );
+        store
+            .set_disabled(DEFAULT_TENANT, &user.id, true)
+            .await
+            .expect("disable");
+        moved(
+            store.credential_revision().await.expect("rev"),
+            "set_disabled",
+        );
+        let key = ApiKey {
+            id: "00112233445566aa".into(),
+            tenant_id: DEFAULT_TENANT.into(),
+            name: "k".into(),
+            owner_user_id: Some(user.id.clone()),
+            owner_client_id: None,
+            digest: "d".into(),
+            scopes: vec!["items:read".into()],
+            expires_at: None,
+            created_at: 0,
+            last_used_at: None,
+            revoked_at: None,
+            owner_disabled: false,
+        };
+        store.create_api_key(&key).await.expect("key");
+        store
+            .revoke_api_key(DEFAULT_TENANT, &key.id)
+            .await
+            .expect("revoke key");
+        moved(
+            store.credential_revision().await.expect("rev"),
+            "revoke_api_key",
+        );
+        // A change that finds nothing to change rolls back, announcement included.
+        let unchanged = store.credential_revision().await.expect("rev");
+        assert!(store.revoke_api_key(DEFAULT_TENANT, &key.id).await.is_err());
+        assert_eq!(store.credential_revision().await.expect("rev"), unchanged);
+        store
+            .delete_user(DEFAULT_TENANT, &user.id)
+            .await
+            .expect("delete");
+        moved(
+            store.credential_revision().await.expect("rev"),
+            "delete_user",
+        );
+    }
+}
