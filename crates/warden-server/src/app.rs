@@ -296,6 +296,12 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let digester =
         crate::oauth::client::SecretDigester::load(&settings.storage.data_dir, settings.mode)?;
 
+    let tls = match &settings.tls {
+        Some(files) => Some(load_tls(files).await?),
+        None => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -303,7 +309,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let issuer = settings
         .issuer
         .clone()
-        .unwrap_or_else(|| format!("http://{address}"));
+        .unwrap_or_else(|| format!("{scheme}://{address}"));
     let make_jwt = {
         let issuer = issuer.clone();
         move |set: KeySet| Jwt::new(set).issuer(issuer.clone()).leeway(keys::LEEWAY)
@@ -342,25 +348,85 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
-    say(format!("warden listening on http://{address}"));
-    say(format!("  Swagger UI:  http://{address}/docs"));
+    say(format!("warden listening on {scheme}://{address}"));
+    say(format!("  Swagger UI:  {scheme}://{address}/docs"));
     if let Some(password) = &generated_password {
         say(format!(
             "  admin user:  admin / {password}   (generated now and shown once; change it with `warden user set-password admin`)"
         ));
     }
     say(format!(
-        "  log in:      curl -d grant_type=password -d username=admin -d password=... http://{address}/token"
+        "  log in:      curl -d grant_type=password -d username=admin -d password=... {scheme}://{address}/token"
     ));
-    let router = router(Arc::clone(&app), &settings);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    let service = router(Arc::clone(&app), &settings)
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match (tls, &settings.tls) {
+        (Some(config), Some(files)) => {
+            let handle = axum_server::Handle::new();
+            tokio::spawn({
+                let handle = handle.clone();
+                async move {
+                    shutdown_signal().await;
+                    handle.graceful_shutdown(Some(Duration::from_secs(10)));
+                }
+            });
+            tokio::spawn(reload_tls(config.clone(), files.clone()));
+            axum_server::from_tcp_rustls(listener.into_std()?, config)?
+                .handle(handle)
+                .serve(service)
+                .await?;
+        }
+        _ => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+    }
     tracing::info!("shut down");
     Ok(())
+}
+
+/// The certificate and key for HTTPS, checked before the server starts listening.
+async fn load_tls(
+    files: &crate::config::Tls,
+) -> anyhow::Result<axum_server::tls_rustls::RustlsConfig> {
+    // One crypto provider for the process (ring); rustls will not guess when several are linked.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot serve HTTPS with the certificate {} and the key {}",
+                files.cert.display(),
+                files.key.display()
+            )
+        })
+}
+
+/// Rereads the certificate and key when either file changes (checked every 30 s), so a renewed
+/// certificate is served without a restart. A bad pair is logged and the current one kept.
+async fn reload_tls(config: axum_server::tls_rustls::RustlsConfig, files: crate::config::Tls) {
+    let stamp = || {
+        [&files.cert, &files.key]
+            .map(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok())
+    };
+    let mut seen = stamp();
+    let mut interval = tokio::time::interval(Duration::from_secs(30));
+    interval.tick().await;
+    loop {
+        interval.tick().await;
+        let now = stamp();
+        if now == seen {
+            continue;
+        }
+        seen = now;
+        match config.reload_from_pem_file(&files.cert, &files.key).await {
+            Ok(()) => tracing::info!(cert = %files.cert.display(), "TLS certificate reloaded"),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot reload the TLS certificate; keeping the current one")
+            }
+        }
+    }
 }
 
 /// Rereads the key directory every 30 s, so `warden keys rotate` takes effect without a restart.

@@ -42,7 +42,7 @@ pub struct ServeArgs {
     #[arg(long = "env", env = "WARDEN_ENV", value_enum)]
     pub mode: Option<Mode>,
 
-    /// The `iss` of issued tokens [default: http://<listen>].
+    /// The `iss` of issued tokens [default: http://<listen>, https://<listen> with TLS].
     #[arg(long, env = "WARDEN_ISSUER")]
     pub issuer: Option<String>,
 
@@ -66,6 +66,14 @@ pub struct ServeArgs {
     /// keys in the data dir.
     #[arg(long, env = "WARDEN_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
+
+    /// PEM certificate chain to serve HTTPS with (with --tls-key); re-read when the file changes.
+    #[arg(long, env = "WARDEN_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of the --tls-cert certificate.
+    #[arg(long, env = "WARDEN_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Development or production.
@@ -93,6 +101,8 @@ struct FileConfig {
     cors_origins: Option<Vec<String>>,
     max_body_bytes: Option<usize>,
     signing_key_file: Option<PathBuf>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 /// Where the data is, resolved.
@@ -114,11 +124,20 @@ pub struct Settings {
     pub cors_origins: Vec<http::HeaderValue>,
     pub max_body_bytes: usize,
     pub signing_key_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain and key (PEM files).
+    pub tls: Option<Tls>,
     /// `WARDEN_ADMIN_PASSWORD`: from the environment only, never a flag (flags show in `ps`).
     pub admin_password: Option<Zeroizing<String>>,
     /// `WARDEN_HMAC_SECRET`: sign with HS256 and this secret instead of a key pair (environment
     /// only). Other services then cannot verify tokens themselves: prefer key pairs.
     pub hmac_secret: Option<Zeroizing<String>>,
+}
+
+/// The certificate and key files of `--tls-cert` and `--tls-key`.
+#[derive(Clone, Debug)]
+pub struct Tls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -244,6 +263,14 @@ impl Settings {
                 bail!("set either WARDEN_HMAC_SECRET or --signing-key-file, not both");
             }
         }
+        let tls = match (
+            serve.tls_cert.clone().or_else(|| file.tls_cert.clone()),
+            serve.tls_key.clone().or_else(|| file.tls_key.clone()),
+        ) {
+            (Some(cert), Some(key)) => Some(Tls { cert, key }),
+            (None, None) => None,
+            _ => bail!("HTTPS needs both a certificate and its key: set tls_cert and tls_key"),
+        };
         if mode == Mode::Production {
             if let Some(password) = &admin_password {
                 if password.len() < 12 {
@@ -267,6 +294,7 @@ impl Settings {
                 .signing_key_file
                 .clone()
                 .or_else(|| file.signing_key_file.clone()),
+            tls,
             admin_password,
             hmac_secret,
         })

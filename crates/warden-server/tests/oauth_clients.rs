@@ -277,11 +277,12 @@ async fn revocation_of_access_and_refresh_tokens() {
             async move { request.send().await.expect("items").status().as_u16() }
         };
         assert_eq!(items(access.secret().clone()).await, 200);
-        // The oauth2 crate refuses to revoke over plain http (`InsecureUrl`): that refusal is checked,
-        // then the same RFC 7009 request is sent by hand.
+        // The oauth2 crate revokes only over HTTPS (RFC 7009 §2), which `tests/tls.rs` does; here,
+        // on plain HTTP, the same RFC 7009 requests are sent by hand, with hints and edge cases.
         assert!(
             app.revoke_token(StandardRevocableToken::AccessToken(access.clone()))
-                .is_err()
+                .is_err(),
+            "the crate refuses an http revocation URL"
         );
         let revoke = |token: &str, hint: &str| {
             let request = client()

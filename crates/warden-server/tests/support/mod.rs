@@ -17,6 +17,8 @@ pub struct Server {
     pub backend: &'static str,
     data_dir: PathBuf,
     database_url: String,
+    /// The certificate the server serves HTTPS with (PEM), when started with [`Server::start_tls`].
+    pub certificate: Option<String>,
 }
 
 /// Every backend to run a test against.
@@ -30,6 +32,54 @@ impl Server {
             "warden-server-test-{}",
             warden_server::store::new_id()
         ));
+        Self::start_in(backend, database_url, extra, data_dir)
+    }
+
+    /// Starts the server on HTTPS, with a new self-signed certificate for 127.0.0.1 and
+    /// localhost; [`Server::https`] trusts it.
+    pub fn start_tls(backend: &'static str, database_url: &str, extra: &[&str]) -> Self {
+        let data_dir = std::env::temp_dir().join(format!(
+            "warden-server-test-{}",
+            warden_server::store::new_id()
+        ));
+        std::fs::create_dir_all(&data_dir).expect("data dir");
+        let certified =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                .expect("certificate");
+        let (cert, key) = (data_dir.join("tls.crt"), data_dir.join("tls.key"));
+        std::fs::write(&cert, certified.cert.pem()).expect("write certificate");
+        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("write key");
+        let mut args = vec![
+            "--tls-cert".to_owned(),
+            cert.display().to_string(),
+            "--tls-key".to_owned(),
+            key.display().to_string(),
+        ];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut server = Self::start_in(backend, database_url, &args, data_dir);
+        server.certificate = Some(certified.cert.pem());
+        server
+    }
+
+    /// An HTTP client that trusts this server's certificate (and no other).
+    pub fn https(&self) -> reqwest::Client {
+        let pem = self.certificate.as_deref().expect("started with start_tls");
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).expect("pem"))
+            .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    fn start_in(
+        backend: &'static str,
+        database_url: &str,
+        extra: &[&str],
+        data_dir: PathBuf,
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
         command
             .arg("--data-dir")
@@ -52,7 +102,7 @@ impl Server {
         stdout.read_line(&mut line).expect("first line");
         let base = line
             .split_whitespace()
-            .find(|w| w.starts_with("http://"))
+            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
             .unwrap_or_else(|| panic!("warden printed no address: {line:?}"))
             .to_owned();
         std::thread::spawn(move || for _ in stdout.lines() {});
@@ -62,6 +112,7 @@ impl Server {
             backend,
             data_dir,
             database_url: database_url.to_owned(),
+            certificate: None,
         }
     }
 
