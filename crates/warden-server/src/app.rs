@@ -46,8 +46,9 @@ pub struct AppState {
     pub api_keys_used: crate::apikeys::LastUsed,
     /// API keys as read from the store, with the revision they were read at.
     pub verified_keys: crate::apikeys::VerifiedKeys,
-    /// The store's credential revision, read once per batch of API-key requests.
-    pub key_revision: crate::apikeys::Revision,
+    /// The store's credential revision, read once per batch of requests that use a cached
+    /// credential (API keys, clients).
+    pub revision: crate::revision::Revision,
     pub metrics: crate::metrics::Metrics,
 }
 
@@ -327,7 +328,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         revoked: Default::default(),
         api_keys_used: Default::default(),
         verified_keys: Default::default(),
-        key_revision: Default::default(),
+        revision: Default::default(),
         metrics: Default::default(),
     });
     tokio::spawn(crate::apikeys::flush_last_used(Arc::clone(&app)));

@@ -14,4 +14,5 @@ pub mod keys;
 pub mod manage;
 pub mod metrics;
 pub mod oauth;
+pub mod revision;
 pub mod store;

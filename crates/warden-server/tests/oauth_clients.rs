@@ -169,6 +169,17 @@ async fn client_credentials_for_machines() {
             .await
             .expect("me");
         assert_eq!(me.status(), 403);
+        // Removed (by another process: the CLI) while the server knows it: refused at once.
+        assert!(server.cli(&["client", "remove", &id], None).0);
+        let removed = machine
+            .exchange_client_credentials()
+            .request_async(&http())
+            .await;
+        assert_eq!(
+            error_of(removed),
+            BasicErrorResponseType::InvalidClient,
+            "{backend}: a removed client"
+        );
     }
 }
 

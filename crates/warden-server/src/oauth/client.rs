@@ -9,7 +9,6 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -19,6 +18,7 @@ use zeroize::Zeroizing;
 
 use super::OAuthError;
 use crate::config::Mode;
+use crate::revision::Revision;
 use crate::store::{Client, Store, StoreError};
 
 /// Computes and checks keyed digests of client secrets and API keys.
@@ -102,21 +102,27 @@ pub fn new_client_id() -> String {
     format!("cl_{}", &crate::store::new_id()[..24])
 }
 
-/// Clients read from the database, kept for a few seconds so machine logins do not read the
-/// client on every request. A removed or changed client takes effect within [`CLIENT_TTL`].
+/// Clients read from the database, kept in memory so machine logins do not read the client on
+/// every request; trusted only while the credential revision reads the same as when the client
+/// was read ([`Revision`]), so a removed client is refused at once.
 #[derive(Default)]
 pub struct ClientCache {
-    entries: Mutex<HashMap<String, (Instant, Arc<Client>)>>,
+    entries: Mutex<HashMap<String, (i64, Arc<Client>)>>,
 }
 
-/// How long a client is cached.
-pub const CLIENT_TTL: Duration = Duration::from_secs(5);
-
 impl ClientCache {
-    pub async fn get(&self, store: &Store, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+    /// The client as stored, read again whenever the credential revision moved (a client
+    /// removed anywhere is refused from the next request).
+    pub async fn get(
+        &self,
+        store: &Store,
+        revision: &Revision,
+        id: &str,
+    ) -> Result<Option<Arc<Client>>, StoreError> {
+        let current = revision.current(store).await?;
         if let Ok(entries) = self.entries.lock() {
-            if let Some((at, client)) = entries.get(id) {
-                if at.elapsed() < CLIENT_TTL {
+            if let Some((read_at, client)) = entries.get(id) {
+                if *read_at == current {
                     return Ok(Some(Arc::clone(client)));
                 }
             }
@@ -128,9 +134,12 @@ impl ClientCache {
         };
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() > 10_000 {
-                entries.clear();
+                entries.retain(|_, (read_at, _)| *read_at == current);
+                if entries.len() > 10_000 {
+                    entries.clear();
+                }
             }
-            entries.insert(id.to_owned(), (Instant::now(), Arc::clone(&client)));
+            entries.insert(id.to_owned(), (current, Arc::clone(&client)));
         }
         Ok(Some(client))
     }
@@ -179,9 +188,7 @@ pub struct PresentedClient<'a> {
 /// registered confidential client must prove its secret.
 pub async fn authenticate(
     presented: PresentedClient<'_>,
-    store: &Store,
-    cache: &ClientCache,
-    digester: &SecretDigester,
+    app: &crate::app::AppState,
 ) -> Result<ClientAuth, OAuthError> {
     let (id, secret) = match (
         presented.basic,
@@ -203,17 +210,19 @@ pub async fn authenticate(
         (None, None, None) => return Ok(ClientAuth::Anonymous),
     };
     let refused = || OAuthError::invalid_client("unknown client or wrong client secret");
-    let client = cache.get(store, id).await?;
+    let client = app.clients.get(&app.store, &app.revision, id).await?;
     match (client, secret) {
         (Some(client), Some(secret)) => match &client.secret_digest {
-            Some(digest) if digester.verify(secret, digest) => Ok(ClientAuth::Confidential(client)),
+            Some(digest) if app.digester.verify(secret, digest) => {
+                Ok(ClientAuth::Confidential(client))
+            }
             _ => Err(refused()),
         },
         (Some(client), None) if client.is_confidential() => Err(refused()),
         (Some(client), None) => Ok(ClientAuth::Public(client)),
         (None, Some(secret)) => {
             // Spend the same work as a real check, so timing does not reveal which ids exist.
-            let _ = digester.verify(secret, "");
+            let _ = app.digester.verify(secret, "");
             Err(refused())
         }
         (None, None) => Ok(ClientAuth::Anonymous),

@@ -185,8 +185,7 @@ pub async fn token(
     form: TokenForm,
 ) -> Result<Tokens, OAuthError> {
     let ip = ip.as_deref();
-    let client =
-        client::authenticate(form.presented(), &app.store, &app.clients, &app.digester).await?;
+    let client = client::authenticate(form.presented(), &app).await?;
     let grant_type = form
         .grant_type
         .as_deref()

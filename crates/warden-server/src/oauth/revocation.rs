@@ -113,7 +113,7 @@ impl Authenticator for ConfidentialClient {
                 Challenge::basic().param("realm", "warden"),
             )
         };
-        match client::authenticate(presented, &app.store, &app.clients, &app.digester).await {
+        match client::authenticate(presented, app).await {
             Ok(ClientAuth::Confidential(client)) => Ok(ConfidentialClient(client)),
             _ => Err(refused()),
         }
@@ -192,8 +192,7 @@ pub async fn revoke(
         app: &app,
         ip: ip.as_deref(),
     };
-    let client =
-        client::authenticate(form.presented(), &app.store, &app.clients, &app.digester).await?;
+    let client = client::authenticate(form.presented(), &app).await?;
     let token = form
         .token
         .as_deref()

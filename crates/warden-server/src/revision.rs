@@ -1,0 +1,94 @@
+//! The store's credential revision (migration 0005): moved by every change that can make a
+//! cached credential (an API key, an OAuth client) invalid. Caches stamp what they read with the
+//! revision read *before* it, and trust an entry only while the revision still reads the same, so
+//! a change committed anywhere (admin API, CLI, another instance) applies to the next request.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::store::{Store, StoreError};
+
+/// The credential revision (migration 0005), read at most once per batch of concurrent requests.
+///
+/// A request needs a read that *started after it arrived* (then every change committed before it
+/// arrived is visible). Reads run one at a time; a request that waited while one ran takes the
+/// next, which serves everyone who was waiting. Under load one read answers many requests; alone,
+/// a request costs one small read, as a plain lookup would.
+#[derive(Default)]
+pub struct Revision {
+    /// How many reads have started.
+    started: AtomicU64,
+    /// The last read to finish: its sequence number and what it read.
+    last: tokio::sync::Mutex<(u64, i64)>,
+}
+
+impl Revision {
+    pub async fn current(&self, store: &Store) -> Result<i64, StoreError> {
+        let arrived = self.started.load(Ordering::SeqCst);
+        let mut last = self.last.lock().await;
+        if last.0 > arrived {
+            // Started after this request arrived: good for it.
+            return Ok(last.1);
+        }
+        let seq = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        let revision = store.credential_revision().await?;
+        *last = (seq, revision);
+        Ok(revision)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn one_revision_read_serves_every_request_waiting_and_sees_other_writers() {
+        let url = crate::store::testing::sqlite_url();
+        let server = Arc::new(Store::connect(&url).await.expect("connect"));
+        server.migrate().await.expect("migrate");
+        // Another process on the same database: the CLI, or another instance.
+        let other = Store::connect(&url).await.expect("connect");
+        let gate = Arc::new(Revision::default());
+        let first = gate.current(&server).await.expect("read");
+        let mut calls = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (gate, server) = (Arc::clone(&gate), Arc::clone(&server));
+            calls.spawn(async move { gate.current(&server).await });
+        }
+        for answer in calls.join_all().await {
+            assert_eq!(answer.expect("read"), first);
+        }
+        assert!(
+            // One read per request would be 51; how many batches form depends on scheduling.
+            gate.started.load(Ordering::SeqCst) <= 10,
+            "50 concurrent requests took {} reads",
+            gate.started.load(Ordering::SeqCst)
+        );
+        other
+            .revoke_api_key(crate::store::DEFAULT_TENANT, "nothing")
+            .await
+            .expect_err("no such key");
+        assert_eq!(gate.current(&server).await.expect("read"), first);
+        let user = other
+            .create_user(
+                crate::store::DEFAULT_TENANT,
+                &crate::store::NewUser {
+                    username: "z".into(),
+                    email: None,
+                    full_name: None,
+                    password_hash: "h".into(),
+                },
+            )
+            .await
+            .expect("user");
+        other
+            .set_disabled(crate::store::DEFAULT_TENANT, &user.id, true)
+            .await
+            .expect("disable");
+        assert!(
+            gate.current(&server).await.expect("read") > first,
+            "a change committed elsewhere is seen by the next request"
+        );
+    }
+}
