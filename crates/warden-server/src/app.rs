@@ -290,6 +290,12 @@ pub async fn open_store(storage: &crate::config::Storage) -> anyhow::Result<Stor
 
 /// `warden serve`.
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    // Checked before anything is written: a first start that fails on its certificate must not
+    // have made (and not shown) the admin password.
+    let tls = match &settings.tls {
+        Some(files) => Some(load_tls(files).await?),
+        None => None,
+    };
     let store = open_store(&settings.storage).await?;
     let hasher = PasswordHasher::new();
     let (key_set, key_dir) = initial_keys(&settings)?;
@@ -297,10 +303,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     let digester =
         crate::oauth::client::SecretDigester::load(&settings.storage.data_dir, settings.mode)?;
 
-    let tls = match &settings.tls {
-        Some(files) => Some(load_tls(files).await?),
-        None => None,
-    };
     let scheme = if tls.is_some() { "https" } else { "http" };
 
     let listener = tokio::net::TcpListener::bind(settings.listen)
@@ -420,9 +422,12 @@ async fn reload_tls(config: axum_server::tls_rustls::RustlsConfig, files: crate:
         if now == seen {
             continue;
         }
-        seen = now;
+        // `seen` moves only on success: a half-written file is tried again next time.
         match config.reload_from_pem_file(&files.cert, &files.key).await {
-            Ok(()) => tracing::info!(cert = %files.cert.display(), "TLS certificate reloaded"),
+            Ok(()) => {
+                seen = now;
+                tracing::info!(cert = %files.cert.display(), "TLS certificate reloaded");
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot reload the TLS certificate; keeping the current one")
             }

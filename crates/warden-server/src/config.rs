@@ -68,11 +68,11 @@ pub struct ServeArgs {
     pub signing_key_file: Option<PathBuf>,
 
     /// PEM certificate chain to serve HTTPS with (with --tls-key); re-read when the file changes.
-    #[arg(long, env = "WARDEN_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "WARDEN_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key of the --tls-cert certificate.
-    #[arg(long, env = "WARDEN_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "WARDEN_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
 }
 
@@ -269,7 +269,9 @@ impl Settings {
         ) {
             (Some(cert), Some(key)) => Some(Tls { cert, key }),
             (None, None) => None,
-            _ => bail!("HTTPS needs both a certificate and its key: set tls_cert and tls_key"),
+            _ => bail!(
+                "HTTPS needs both a certificate and its key: set --tls-cert and --tls-key (or tls_cert and tls_key)"
+            ),
         };
         if mode == Mode::Production {
             if let Some(password) = &admin_password {

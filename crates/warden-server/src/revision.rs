@@ -4,8 +4,14 @@
 //! a change committed anywhere (admin API, CLI, another instance) applies to the next request.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use crate::store::{Store, StoreError};
+
+/// The longest a cache trusts what it read, revision or not: the bound on a change that did not
+/// move the revision (SQL typed by hand, an older `warden` still running, a database restored to
+/// an earlier revision).
+pub const MAX_AGE: Duration = Duration::from_secs(60);
 
 /// The credential revision (migration 0005), read at most once per batch of concurrent requests.
 ///

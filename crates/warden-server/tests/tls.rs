@@ -148,14 +148,26 @@ fn a_bad_certificate_or_a_missing_key_stops_the_start_with_a_reason() {
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("bad.crt"), "not a certificate").expect("write");
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
             .arg("--data-dir")
             .arg(&dir)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(args)
             .env("WARDEN_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
-            .output()
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
             .expect("run");
+        // A server that starts anyway would never exit: fail the test instead of hanging.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while child.try_wait().expect("wait").is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("warden started with {args:?}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let out = child.wait_with_output().expect("output");
         (
             out.status.success(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -167,5 +179,7 @@ fn a_bad_certificate_or_a_missing_key_stops_the_start_with_a_reason() {
     assert!(!ok && err.contains("cannot serve HTTPS"), "{err}");
     let (ok, err) = run(&["--tls-cert", &bad]);
     assert!(!ok && err.contains("--tls-key"), "{err}");
+    // Nothing was made by the failed starts: the first real start still creates the admin.
+    assert!(!dir.join("warden.db").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

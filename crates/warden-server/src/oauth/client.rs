@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -18,7 +19,7 @@ use zeroize::Zeroizing;
 
 use super::OAuthError;
 use crate::config::Mode;
-use crate::revision::Revision;
+use crate::revision::{MAX_AGE, Revision};
 use crate::store::{Client, Store, StoreError};
 
 /// Computes and checks keyed digests of client secrets and API keys.
@@ -104,10 +105,11 @@ pub fn new_client_id() -> String {
 
 /// Clients read from the database, kept in memory so machine logins do not read the client on
 /// every request; trusted only while the credential revision reads the same as when the client
-/// was read ([`Revision`]), so a removed client is refused at once.
+/// was read ([`Revision`]), so a removed client is refused at once (and never for longer than
+/// [`MAX_AGE`]).
 #[derive(Default)]
 pub struct ClientCache {
-    entries: Mutex<HashMap<String, (i64, Arc<Client>)>>,
+    entries: Mutex<HashMap<String, CachedClient>>,
 }
 
 impl ClientCache {
@@ -121,8 +123,8 @@ impl ClientCache {
     ) -> Result<Option<Arc<Client>>, StoreError> {
         let current = revision.current(store).await?;
         if let Ok(entries) = self.entries.lock() {
-            if let Some((read_at, client)) = entries.get(id) {
-                if *read_at == current {
+            if let Some((read_at, when, client)) = entries.get(id) {
+                if *read_at == current && when.elapsed() < MAX_AGE {
                     return Ok(Some(Arc::clone(client)));
                 }
             }
@@ -134,16 +136,22 @@ impl ClientCache {
         };
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() > 10_000 {
-                entries.retain(|_, (read_at, _)| *read_at == current);
+                entries.retain(|_, (read_at, _, _)| *read_at == current);
                 if entries.len() > 10_000 {
                     entries.clear();
                 }
             }
-            entries.insert(id.to_owned(), (current, Arc::clone(&client)));
+            entries.insert(
+                id.to_owned(),
+                (current, Instant::now(), Arc::clone(&client)),
+            );
         }
         Ok(Some(client))
     }
 }
+
+/// A client, the revision it was read at, and when.
+type CachedClient = (i64, Instant, Arc<Client>);
 
 /// Who the client is.
 #[derive(Clone, Debug)]

@@ -545,14 +545,17 @@ impl Store {
     pub async fn grant_role(&self, tenant: &str, user_id: &str, role: &str) -> Result<()> {
         let role = self.role(tenant, role).await?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO user_roles (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
         .bind(user_id)
         .bind(&role.id)
         .execute(&mut *tx)
         .await?;
-        bump_credential_revision(&mut tx).await?;
+        // A role the user already holds changes nothing: no reason to empty every cache.
+        if done.rows_affected() > 0 {
+            bump_credential_revision(&mut tx).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

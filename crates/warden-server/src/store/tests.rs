@@ -370,5 +370,23 @@ async fn every_change_that_decides_a_key_moves_the_credential_revision() {
             store.credential_revision().await.expect("rev"),
             "delete_user",
         );
+        let client = Client {
+            id: "cl_revision".into(),
+            tenant_id: DEFAULT_TENANT.into(),
+            name: "c".into(),
+            secret_digest: None,
+            grant_types: vec!["password".into()],
+            scopes: Vec::new(),
+            created_at: 0,
+        };
+        store.create_client(&client).await.expect("client");
+        store
+            .delete_client(DEFAULT_TENANT, &client.id)
+            .await
+            .expect("delete client");
+        moved(
+            store.credential_revision().await.expect("rev"),
+            "delete_client",
+        );
     }
 }
