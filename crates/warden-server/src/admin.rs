@@ -5,13 +5,13 @@
 use aide::axum::ApiRouter;
 use aide::axum::routing::{get, put};
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use http::StatusCode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use warden::Security;
 
-use crate::api::{ApiError, ApiJson, Caller};
+use crate::api::{ApiError, ApiJson, ApiQuery, Caller};
 use crate::app::App;
 use crate::manage::{self, ManageError};
 use crate::oauth::ClientIp;
@@ -137,7 +137,7 @@ pub struct Page<T> {
 async fn list_users(
     State(app): State<App>,
     _: AdminCaller,
-    Query(page): Query<PageQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<UserOut>>, ApiError> {
     let (limit, offset) = (
         page.limit.unwrap_or(50).clamp(1, 500),
@@ -676,7 +676,7 @@ pub struct AuditPage {
 async fn audit_log(
     State(app): State<App>,
     _: AdminCaller,
-    Query(params): Query<AuditParams>,
+    ApiQuery(params): ApiQuery<AuditParams>,
 ) -> Result<Json<AuditPage>, ApiError> {
     let before = match params.before.as_deref() {
         None => None,

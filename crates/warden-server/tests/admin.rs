@@ -357,5 +357,18 @@ async fn hostile_ids_and_filters_are_clear_4xx() {
         )
         .await;
         assert_eq!(status, 422, "unknown fields are refused");
+        // A bad query parameter is a JSON 422 that names it, like a bad body field.
+        for path in [
+            "/admin/users?limit=abc",
+            "/admin/users?offset=-1",
+            "/admin/audit?limit=99999999999",
+        ] {
+            let (status, body) = call(&server, Method::GET, path, &admin, None).await;
+            let detail = body["detail"].as_str().unwrap_or_default().to_owned();
+            assert!(
+                status == 422 && (detail.contains("limit") || detail.contains("offset")),
+                "{backend}: {path}: {status} {body}"
+            );
+        }
     }
 }

@@ -237,7 +237,7 @@ impl ApiError {
         Self(StatusCode::NOT_FOUND, format!("{what} not found"))
     }
 
-    fn invalid(detail: impl Into<String>) -> Self {
+    pub fn invalid(detail: impl Into<String>) -> Self {
         Self(StatusCode::UNPROCESSABLE_ENTITY, detail.into())
     }
 }
@@ -294,6 +294,32 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
 impl<T: JsonSchema> OperationInput for ApiJson<T> {
     fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
         Json::<T>::operation_input(ctx, operation);
+    }
+}
+
+/// A query string whose errors are JSON too: `422 {"detail"}` naming the parameter, as for a
+/// bad field in a body (`?limit=abc`, `?limit=-1`).
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> axum::extract::FromRequestParts<S>
+    for ApiQuery<T>
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::invalid(rejection.body_text())),
+        }
+    }
+}
+
+impl<T: JsonSchema> OperationInput for ApiQuery<T> {
+    fn operation_input(ctx: &mut GenContext, operation: &mut Operation) {
+        axum::extract::Query::<T>::operation_input(ctx, operation);
     }
 }
 
