@@ -165,11 +165,16 @@ pub async fn flush_last_used(app: App) {
     let mut interval = tokio::time::interval(std::time::Duration::from_secs(10));
     loop {
         interval.tick().await;
-        let used = app.api_keys_used.take();
-        if !used.is_empty() {
-            if let Err(e) = app.store.touch_api_keys(&used).await {
-                tracing::warn!(error = %e, "cannot record API key use");
-            }
+        flush(&app).await;
+    }
+}
+
+/// Writes the last-use times waiting now (also on shutdown, so none are lost).
+pub async fn flush(app: &App) {
+    let used = app.api_keys_used.take();
+    if !used.is_empty() {
+        if let Err(e) = app.store.touch_api_keys(&used).await {
+            tracing::warn!(error = %e, "cannot record API key use");
         }
     }
 }

@@ -385,6 +385,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
                 .await?;
         }
     }
+    crate::apikeys::flush(&app).await;
     tracing::info!("shut down");
     Ok(())
 }

@@ -264,3 +264,32 @@ async fn a_key_revoked_under_load_is_refused_from_the_next_request() {
         assert!(before > 0, "{backend}: the key worked before");
     }
 }
+
+#[tokio::test]
+async fn last_use_is_written_on_shutdown_too() {
+    let (backend, url) = backends().await.remove(0);
+    let mut server = Server::start(backend, &url, &[]);
+    server.add_user("uma", "uma-password", &["user"]);
+    let (key, id) = create_key(&server, &["--user", "uma", "--name", "nightly"]);
+    let last_used = |server: &Server| {
+        let (ok, out, _) = server.cli(&["apikey", "list"], None);
+        assert!(ok, "{out}");
+        out.lines()
+            .find(|l| l.starts_with(&id))
+            .and_then(|l| l.split_whitespace().nth(4))
+            .map(str::to_owned)
+            .expect("the key's row")
+    };
+    assert_eq!(last_used(&server), "-", "never used yet");
+    let before = warden_server::store::now();
+    assert_eq!(
+        with_key(&server, reqwest::Method::GET, "/items", &key)
+            .await
+            .0,
+        200
+    );
+    // Stopped before the periodic write (every 10 s): the use is written on the way out.
+    assert!(server.terminate(), "a clean exit");
+    let at: i64 = last_used(&server).parse().expect("a time");
+    assert!(at >= before, "{at} < {before}");
+}

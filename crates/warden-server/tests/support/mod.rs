@@ -116,6 +116,15 @@ impl Server {
         }
     }
 
+    /// Stops the server as `systemctl stop` would (SIGTERM); whether it exited cleanly.
+    pub fn terminate(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().is_ok_and(|status| status.success())
+    }
+
     /// The data directory (keys, digest key, embedded database).
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir
