@@ -25,7 +25,7 @@ use warden::scheme::{APIKeyHeader, OAuth2PasswordBearer, SchemeKind as _, Securi
 use warden::token::Claims;
 use warden::{AuthError, Authenticator, Challenge, Credentials, Either, Security, SecurityScopes};
 
-use crate::app::App;
+use crate::app::{App, AppState};
 use crate::oauth::AccessClaims;
 use crate::store::{self, StoreError};
 
@@ -116,32 +116,29 @@ fn invalid_token(scopes: &SecurityScopes) -> AuthError {
     )
 }
 
-async fn token_caller(
-    token: &str,
-    scopes: &SecurityScopes,
-    app: &App,
-) -> Result<Caller, AuthError> {
+/// The claims of an access token that verifies and was not revoked; no I/O (the signature is
+/// checked once per token, then found in [`VerifiedTokens`](verified::VerifiedTokens); the deny
+/// list of RFC 7009 revocations is in memory). Used by the API, revocation and introspection.
+pub fn active_access_token(app: &AppState, token: &str) -> Option<Arc<Claims<AccessClaims>>> {
     let claims = match app.verified.get(token) {
         Some(claims) => claims,
         None => {
             let generation = app.verified.generation();
-            let claims: Claims<AccessClaims> = app
-                .jwt
-                .load()
-                .decode(token)
-                .map_err(|_| invalid_token(scopes))?;
+            let claims: Claims<AccessClaims> = app.jwt.load().decode(token).ok()?;
             app.verified.insert(token, claims, generation)
         }
     };
-    // Revoked before its expiry (RFC 7009): an in-memory lookup, no I/O.
-    if claims
+    let revoked = claims
         .jti
         .as_deref()
-        .is_some_and(|jti| app.revoked.contains(jti))
-    {
-        return Err(invalid_token(scopes));
-    }
-    Ok(Caller::Token(claims))
+        .is_some_and(|jti| app.revoked.contains(jti));
+    (!revoked).then_some(claims)
+}
+
+fn token_caller(token: &str, scopes: &SecurityScopes, app: &App) -> Result<Caller, AuthError> {
+    active_access_token(app, token)
+        .map(Caller::Token)
+        .ok_or_else(|| invalid_token(scopes))
 }
 
 async fn key_caller(key: &str, scopes: &SecurityScopes, app: &App) -> Result<Caller, AuthError> {
@@ -172,7 +169,7 @@ impl Authenticator for Caller {
         app: &App,
     ) -> Result<Self, AuthError> {
         let caller = match input {
-            Either::Left(token) => token_caller(&token, scopes, app).await?,
+            Either::Left(token) => token_caller(&token, scopes, app)?,
             Either::Right(key) => key_caller(&key, scopes, app).await?,
         };
         let granted = caller.scopes();
