@@ -500,7 +500,7 @@ async fn client(
             scopes,
             public,
         } => {
-            let digester = SecretDigester::load(&storage.data_dir, env_mode())?;
+            let digester = SecretDigester::load(&storage.data_dir, storage.mode)?;
             let input = manage::ClientInput {
                 name,
                 grant_types,
@@ -549,15 +549,6 @@ async fn client(
     Ok(())
 }
 
-/// `WARDEN_ENV` for the commands that are not `serve`.
-fn env_mode() -> crate::config::Mode {
-    if std::env::var("WARDEN_ENV").is_ok_and(|m| m == "production") {
-        crate::config::Mode::Production
-    } else {
-        crate::config::Mode::Development
-    }
-}
-
 fn parse_time(text: &str) -> anyhow::Result<i64> {
     if let Ok(seconds) = text.parse::<i64>() {
         return Ok(seconds);
@@ -599,7 +590,7 @@ async fn apikey(
                 (None, Some(text)) => Some(parse_time(&text)?),
                 (None, None) => None,
             };
-            let digester = SecretDigester::load(&storage.data_dir, env_mode())?;
+            let digester = SecretDigester::load(&storage.data_dir, storage.mode)?;
             let input = manage::ApiKeyInput {
                 owner,
                 name,

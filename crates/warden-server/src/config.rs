@@ -110,6 +110,9 @@ struct FileConfig {
 pub struct Storage {
     pub database_url: String,
     pub data_dir: PathBuf,
+    /// `WARDEN_ENV`, else the file's `env`: every subcommand that makes secrets (`client add`,
+    /// `apikey create`) must refuse, as `serve` does, to generate a digest key in production.
+    pub mode: Mode,
 }
 
 /// Every setting of `warden serve`, resolved and checked.
@@ -171,9 +174,16 @@ impl StorageArgs {
         {
             bail!("--database-url must start with sqlite:// or postgres://");
         }
+        let mode = match std::env::var("WARDEN_ENV") {
+            Ok(text) if !text.is_empty() => Mode::from_str(&text, true).map_err(|_| {
+                anyhow::anyhow!("WARDEN_ENV must be development or production, not {text:?}")
+            })?,
+            _ => file.env.unwrap_or_default(),
+        };
         Ok(Storage {
             database_url,
             data_dir,
+            mode,
         })
     }
 

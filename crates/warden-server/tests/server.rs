@@ -562,14 +562,7 @@ async fn health_security_headers_and_docs() {
                 .get("access-control-allow-origin")
                 .is_none()
         );
-        let doc: Value = client()
-            .get(server.url("/openapi.json"))
-            .send()
-            .await
-            .expect("doc")
-            .json()
-            .await
-            .expect("json");
+        let doc: Value = server.get_json("/openapi.json").await;
         let scheme = &doc["components"]["securitySchemes"]["OAuth2PasswordBearer"];
         assert_eq!(scheme["flows"]["password"]["tokenUrl"], "/token");
         assert_eq!(
@@ -940,4 +933,42 @@ async fn revoking_the_same_token_twice_at_once_is_fine() {
         (200, 200)
     );
     assert_eq!(get(&server, "/items", Some(&token)).await.0, 401);
+}
+
+#[test]
+fn a_production_config_file_also_binds_the_commands_that_make_secrets() {
+    let dir = std::env::temp_dir().join(format!("warden-prod-{}", warden_server::store::new_id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("warden.toml");
+    std::fs::write(&file, "env = \"production\"\n").expect("write");
+    let run = |env: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_warden"));
+        command
+            .arg("--data-dir")
+            .arg(&dir)
+            .arg("--config")
+            .arg(&file)
+            .args(["client", "add", "m2m", "--scope", "items:read"])
+            .env_remove("WARDEN_ENV")
+            .env_remove("WARDEN_DIGEST_KEY");
+        if let Some(env) = env {
+            command.env("WARDEN_ENV", env);
+        }
+        let out = command.output().expect("run");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Production in the file only: no digest key is made up (its secrets would verify nowhere).
+    let (ok, err) = run(None);
+    assert!(!ok && err.contains("WARDEN_DIGEST_KEY"), "{err}");
+    assert!(!dir.join("digest.key").exists());
+    let (ok, err) = run(Some("staging"));
+    assert!(!ok && err.contains("WARDEN_ENV"), "{err}");
+    // The environment comes before the file.
+    let (ok, err) = run(Some("development"));
+    assert!(ok, "{err}");
+    assert!(dir.join("digest.key").exists());
+    let _ = std::fs::remove_dir_all(&dir);
 }
