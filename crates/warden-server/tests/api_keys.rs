@@ -151,14 +151,7 @@ async fn refused_keys_answer_like_a_missing_credential() {
 async fn tokens_and_keys_are_documented_as_alternatives() {
     let (backend, url) = backends().await.remove(0);
     let server = Server::start(backend, &url, &[]);
-    let doc: Value = client()
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .expect("doc")
-        .json()
-        .await
-        .expect("json");
+    let doc: Value = server.get_json("/openapi.json").await;
     assert_eq!(
         doc["paths"]["/items"]["post"]["security"],
         json!([{"OAuth2PasswordBearer": ["items:write"]}, {"APIKeyHeader": []}])

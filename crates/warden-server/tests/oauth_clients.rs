@@ -467,14 +467,9 @@ async fn introspection_answers_only_confidential_clients_and_never_says_why() {
 async fn discovery_and_a_jwks_that_verifies_tokens() {
     let (backend, url) = backends().await.remove(0);
     let server = Server::start(backend, &url, &[]);
-    let metadata: Value = client()
-        .get(server.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .expect("metadata")
-        .json()
-        .await
-        .expect("json");
+    let metadata: Value = server
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(metadata["issuer"], server.base);
     for (field, path) in [
         ("token_endpoint", "/token"),
@@ -506,14 +501,7 @@ async fn discovery_and_a_jwks_that_verifies_tokens() {
         .access_token()
         .secret()
         .clone();
-    let jwks: jsonwebtoken::jwk::JwkSet = client()
-        .get(server.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .expect("jwks")
-        .json()
-        .await
-        .expect("json");
+    let jwks: jsonwebtoken::jwk::JwkSet = server.get_json("/.well-known/jwks.json").await;
     let kid = jsonwebtoken::decode_header(&token)
         .expect("header")
         .kid
@@ -532,14 +520,7 @@ async fn discovery_and_a_jwks_that_verifies_tokens() {
 async fn every_route_that_answers_401_documents_its_security() {
     let (backend, url) = backends().await.remove(0);
     let server = Server::start(backend, &url, &[]);
-    let doc: Value = client()
-        .get(server.url("/openapi.json"))
-        .send()
-        .await
-        .expect("doc")
-        .json()
-        .await
-        .expect("json");
+    let doc: Value = server.get_json("/openapi.json").await;
     assert_eq!(
         doc["paths"]["/introspect"]["post"]["security"],
         json!([{"clientBasic": []}])

@@ -93,14 +93,9 @@ async fn the_oauth2_crate_revokes_access_and_refresh_tokens_over_https() {
         .expect("200 for an unknown token");
 
         // The metadata names the https endpoints.
-        let metadata: serde_json::Value = https
-            .get(server.url("/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .expect("metadata")
-            .json()
-            .await
-            .expect("json");
+        let metadata: serde_json::Value = server
+            .get_json("/.well-known/oauth-authorization-server")
+            .await;
         assert_eq!(metadata["issuer"], server.base.as_str());
         assert_eq!(
             metadata["revocation_endpoint"],

@@ -116,6 +116,22 @@ impl Server {
         }
     }
 
+    /// `GET path` as JSON (over HTTPS when started with [`Server::start_tls`]).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        let http = if self.certificate.is_some() {
+            self.https()
+        } else {
+            client()
+        };
+        http.get(self.url(path))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: not the JSON expected: {e}"))
+    }
+
     /// Stops the server as `systemctl stop` would (SIGTERM); whether it exited cleanly.
     pub fn terminate(&mut self) -> bool {
         let _ = Command::new("kill")
