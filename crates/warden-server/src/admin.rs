@@ -62,11 +62,16 @@ fn clean(text: Option<String>, what: &str) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn user_not_found(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "User not found"),
-        e => e.into(),
-    }
+/// The user a path names: 404 for an id that cannot exist or does not.
+async fn load_user(app: &App, id: &str) -> Result<crate::store::User, ApiError> {
+    known_id(id, "User")?;
+    app.store
+        .user(DEFAULT_TENANT, id)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "User not found"),
+            e => e.into(),
+        })
 }
 
 async fn audit(
@@ -200,12 +205,7 @@ async fn read_user(
     _: AdminCaller,
     Path(id): Path<String>,
 ) -> Result<Json<UserOut>, ApiError> {
-    known_id(&id, "User")?;
-    let user = app
-        .store
-        .user(DEFAULT_TENANT, &id)
-        .await
-        .map_err(user_not_found)?;
+    let user = load_user(&app, &id).await?;
     Ok(Json(user_out(&app, user).await?))
 }
 
@@ -226,20 +226,9 @@ async fn update_user(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<UserUpdate>,
 ) -> Result<Json<UserOut>, ApiError> {
-    known_id(&id, "User")?;
-    let user = app
-        .store
-        .user(DEFAULT_TENANT, &id)
-        .await
-        .map_err(user_not_found)?;
-    for text in [&input.email, &input.full_name].into_iter().flatten() {
-        if text.chars().count() > 200 || text.contains('\0') {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "email and full name are at most 200 characters",
-            ));
-        }
-    }
+    let user = load_user(&app, &id).await?;
+    manage::check_text(input.email.as_deref(), "email")?;
+    manage::check_text(input.full_name.as_deref(), "full name")?;
     if input.email.is_some() || input.full_name.is_some() {
         let email = input.email.as_deref().or(user.email.as_deref());
         let full_name = input.full_name.as_deref().or(user.full_name.as_deref());
@@ -259,11 +248,7 @@ async fn update_user(
         };
         audit(&app, &caller, &ip, event, &user.username, None).await;
     }
-    let user = app
-        .store
-        .user(DEFAULT_TENANT, &id)
-        .await
-        .map_err(user_not_found)?;
+    let user = load_user(&app, &id).await?;
     Ok(Json(user_out(&app, user).await?))
 }
 
@@ -273,12 +258,7 @@ async fn delete_user(
     ip: ClientIp,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    known_id(&id, "User")?;
-    let user = app
-        .store
-        .user(DEFAULT_TENANT, &id)
-        .await
-        .map_err(user_not_found)?;
+    let user = load_user(&app, &id).await?;
     app.store.delete_user(DEFAULT_TENANT, &id).await?;
     audit(&app, &caller, &ip, "user_deleted", &user.username, None).await;
     Ok(StatusCode::NO_CONTENT)
@@ -298,12 +278,7 @@ async fn set_roles(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<RolesInput>,
 ) -> Result<Json<UserOut>, ApiError> {
-    known_id(&id, "User")?;
-    let user = app
-        .store
-        .user(DEFAULT_TENANT, &id)
-        .await
-        .map_err(user_not_found)?;
+    let user = load_user(&app, &id).await?;
     manage::set_roles(&app.store, &user, &input.roles).await?;
     audit(
         &app,
@@ -331,12 +306,7 @@ async fn reset_password(
     Path(id): Path<String>,
     ApiJson(input): ApiJson<PasswordInput>,
 ) -> Result<StatusCode, ApiError> {
-    known_id(&id, "User")?;
-    let user = app
-        .store
-        .user(DEFAULT_TENANT, &id)
-        .await
-        .map_err(user_not_found)?;
+    let user = load_user(&app, &id).await?;
     manage::check_password(&input.password)?;
     let hash = app
         .hasher

@@ -61,6 +61,29 @@ pub fn check_name(name: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// Free text (an email, a full name, a role's description): at most 200 characters, no NUL
+/// (which PostgreSQL cannot store).
+pub fn check_text(text: Option<&str>, what: &str) -> Result<()> {
+    match text {
+        Some(text) if text.chars().count() > 200 || text.contains('\0') => {
+            Err(ManageError::Invalid(format!(
+                "{what} must be at most 200 characters, without NUL"
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A role by name; a name no role could have is not found, like any unknown one.
+async fn find_role(store: &Store, name: &str) -> Result<Role> {
+    let missing = || ManageError::NotFound(format!("no role named {name:?}"));
+    check_name(name, "role name").map_err(|_| missing())?;
+    store
+        .role(DEFAULT_TENANT, name)
+        .await
+        .map_err(not_found("role", name))
+}
+
 /// A scope warden knows.
 pub fn check_scope(scope: &str) -> Result<()> {
     if !crate::api::SCOPES.iter().any(|(name, _)| *name == scope) {
@@ -104,23 +127,15 @@ pub async fn create_user(
 ) -> Result<(User, Vec<String>)> {
     check_name(&input.username, "username")?;
     check_password(&input.password)?;
-    for text in [&input.email, &input.full_name].into_iter().flatten() {
-        if text.chars().count() > 200 || text.contains('\0') {
-            return Err(ManageError::Invalid(
-                "email and full name are at most 200 characters".into(),
-            ));
-        }
-    }
+    check_text(input.email.as_deref(), "email")?;
+    check_text(input.full_name.as_deref(), "full name")?;
     let roles = if input.roles.is_empty() {
         vec!["user".to_owned()]
     } else {
         input.roles
     };
     for role in &roles {
-        store
-            .role(DEFAULT_TENANT, role)
-            .await
-            .map_err(not_found("role", role))?;
+        find_role(store, role).await?;
     }
     let password_hash = hasher
         .hash(&input.password)
@@ -148,10 +163,7 @@ pub async fn create_user(
 /// Makes a user hold exactly `roles`.
 pub async fn set_roles(store: &Store, user: &User, roles: &[String]) -> Result<()> {
     for role in roles {
-        store
-            .role(DEFAULT_TENANT, role)
-            .await
-            .map_err(not_found("role", role))?;
+        find_role(store, role).await?;
     }
     for held in store.user_roles(&user.id).await? {
         if !roles.contains(&held) {
@@ -171,6 +183,7 @@ pub async fn create_role(
     scopes: &[String],
 ) -> Result<Role> {
     check_name(name, "role name")?;
+    check_text(description, "description")?;
     for scope in scopes {
         check_scope(scope)?;
     }

@@ -357,6 +357,47 @@ async fn hostile_ids_and_filters_are_clear_4xx() {
         )
         .await;
         assert_eq!(status, 422, "unknown fields are refused");
+        // NUL and other impossible names in roles, and NUL in free text: clear 4xx, never a
+        // database error (PostgreSQL cannot store NUL).
+        let (status, body) = call(
+            &server,
+            Method::POST,
+            "/admin/users",
+            &admin,
+            Some(json!({"username": "nul", "password": "nul-password", "roles": ["a\u{0}b"]})),
+        )
+        .await;
+        assert_eq!(status, 404, "{backend}: {body}");
+        let (status, user) = call(
+            &server,
+            Method::POST,
+            "/admin/users",
+            &admin,
+            Some(json!({"username": "nul", "password": "nul-password"})),
+        )
+        .await;
+        assert_eq!(status, 201, "{backend}: {user}");
+        let roles = format!("/admin/users/{}/roles", user["id"].as_str().expect("id"));
+        for bad in ["a\u{0}b", "", "x y", &"r".repeat(100)] {
+            let (status, body) = call(
+                &server,
+                Method::PUT,
+                &roles,
+                &admin,
+                Some(json!({"roles": [bad]})),
+            )
+            .await;
+            assert_eq!(status, 404, "{backend}: {bad:?} {body}");
+        }
+        let (status, body) = call(
+            &server,
+            Method::POST,
+            "/admin/roles",
+            &admin,
+            Some(json!({"name": "nulrole", "description": "a\u{0}b", "scopes": []})),
+        )
+        .await;
+        assert_eq!(status, 422, "{backend}: {body}");
         // A bad query parameter is a JSON 422 that names it, like a bad body field.
         for path in [
             "/admin/users?limit=abc",
