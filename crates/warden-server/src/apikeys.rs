@@ -7,12 +7,9 @@
 //! every 10 seconds.
 
 use std::collections::HashMap;
-use std::hash::BuildHasher as _;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use crate::app::App;
-use crate::revision::MAX_AGE;
 use crate::store::{ApiKey, StoreError};
 
 /// The visible prefix of every warden API key.
@@ -65,7 +62,7 @@ pub async fn verify(app: &App, presented: &str) -> Result<Option<Arc<ApiKey>>, S
             // Never more than the owner holds now: a role or client scope taken away since the
             // key was made is taken from the key too.
             key.scopes.retain(|s| owner_scopes.contains(s));
-            app.verified_keys.insert(key, revision)
+            app.verified_keys.insert(id, key, revision)
         }
     };
     let valid = app.digester.verify(secret, &key.digest)
@@ -79,59 +76,8 @@ pub async fn verify(app: &App, presented: &str) -> Result<Option<Arc<ApiKey>>, S
     Ok(Some(key))
 }
 
-const SHARDS: usize = 16;
-const PER_SHARD: usize = 1024;
-
-/// The key, the revision it was read at, and when.
-type Cached = (Arc<ApiKey>, i64, Instant);
-
-/// Stored keys read at a revision, by id. Bounded: a full shard is cleared rather than grown.
-/// Unknown ids are never cached (they would let anyone fill it).
-pub struct VerifiedKeys {
-    hasher: std::collections::hash_map::RandomState,
-    shards: [Mutex<HashMap<Box<str>, Cached>>; SHARDS],
-}
-
-impl Default for VerifiedKeys {
-    fn default() -> Self {
-        Self {
-            hasher: Default::default(),
-            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
-        }
-    }
-}
-
-impl VerifiedKeys {
-    fn shard(&self, id: &str) -> &Mutex<HashMap<Box<str>, Cached>> {
-        &self.shards[(self.hasher.hash_one(id) as usize) % SHARDS]
-    }
-
-    /// The key as stored, if it was read at `revision` (nothing that decides it changed since) and
-    /// less than [`MAX_AGE`] ago.
-    pub fn get(&self, id: &str, revision: i64) -> Option<Arc<ApiKey>> {
-        let shard = self.shard(id).lock().ok()?;
-        let (key, read_at, when) = shard.get(id)?;
-        (*read_at == revision && when.elapsed() < MAX_AGE).then(|| Arc::clone(key))
-    }
-
-    /// Remembers a key as read at `revision` (read *before* the key was).
-    pub fn insert(&self, key: ApiKey, revision: i64) -> Arc<ApiKey> {
-        let key = Arc::new(key);
-        if let Ok(mut shard) = self.shard(&key.id).lock() {
-            if shard.len() >= PER_SHARD {
-                shard.retain(|_, (_, read_at, _)| *read_at == revision);
-                if shard.len() >= PER_SHARD {
-                    shard.clear();
-                }
-            }
-            shard.insert(
-                key.id.as_str().into(),
-                (Arc::clone(&key), revision, Instant::now()),
-            );
-        }
-        key
-    }
-}
+/// Stored API keys by id, each trusted while the revision it was read at is current.
+pub type VerifiedKeys = crate::revision::RevisionCache<ApiKey>;
 
 /// Last-use times waiting to be written.
 #[derive(Default)]
@@ -182,29 +128,6 @@ pub async fn flush(app: &App) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_cache_answers_only_for_the_revision_a_key_was_read_at() {
-        let cache = VerifiedKeys::default();
-        let key = ApiKey {
-            id: "0123456789abcdef".into(),
-            tenant_id: "t".into(),
-            name: "k".into(),
-            owner_user_id: None,
-            owner_client_id: Some("c".into()),
-            digest: "d".into(),
-            scopes: Vec::new(),
-            expires_at: None,
-            created_at: 0,
-            last_used_at: None,
-            revoked_at: None,
-            owner_disabled: false,
-        };
-        cache.insert(key, 7);
-        assert!(cache.get("0123456789abcdef", 7).is_some());
-        assert!(cache.get("0123456789abcdef", 8).is_none());
-        assert!(cache.get("0123456789abcdee", 7).is_none());
-    }
 
     #[test]
     fn keys_parse_and_garbage_does_not() {

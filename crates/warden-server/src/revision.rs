@@ -3,8 +3,11 @@
 //! revision read *before* it, and trust an entry only while the revision still reads the same, so
 //! a change committed anywhere (admin API, CLI, another instance) applies to the next request.
 
+use std::collections::HashMap;
+use std::hash::BuildHasher as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::store::{Store, StoreError};
 
@@ -59,11 +62,84 @@ impl Revision {
     }
 }
 
+const SHARDS: usize = 16;
+const PER_SHARD: usize = 1024;
+
+/// A value, the revision it was read at, and when.
+type Entry<T> = (Arc<T>, i64, Instant);
+
+/// Values read from the store, by id (API keys, clients), each trusted only while the revision
+/// read *before* it is still current, and for [`MAX_AGE`] at most. Bounded: a full shard drops
+/// what is stale, and is cleared if that is not enough. Only ids that exist are put in.
+pub struct RevisionCache<T> {
+    hasher: std::collections::hash_map::RandomState,
+    shards: [Mutex<HashMap<Box<str>, Entry<T>>>; SHARDS],
+}
+
+impl<T> Default for RevisionCache<T> {
+    fn default() -> Self {
+        Self {
+            hasher: Default::default(),
+            shards: std::array::from_fn(|_| Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+impl<T> RevisionCache<T> {
+    fn shard(&self, id: &str) -> &Mutex<HashMap<Box<str>, Entry<T>>> {
+        &self.shards[(self.hasher.hash_one(id) as usize) % SHARDS]
+    }
+
+    /// The value, if it was read at `revision` (nothing that decides it changed since) and less
+    /// than [`MAX_AGE`] ago.
+    pub fn get(&self, id: &str, revision: i64) -> Option<Arc<T>> {
+        let shard = self.shard(id).lock().ok()?;
+        let (value, read_at, when) = shard.get(id)?;
+        (*read_at == revision && when.elapsed() < MAX_AGE).then(|| Arc::clone(value))
+    }
+
+    /// Remembers a value read at `revision` (read *before* the value was).
+    pub fn insert(&self, id: &str, value: T, revision: i64) -> Arc<T> {
+        let value = Arc::new(value);
+        if let Ok(mut shard) = self.shard(id).lock() {
+            if shard.len() >= PER_SHARD {
+                shard.retain(|_, (_, read_at, _)| *read_at == revision);
+                if shard.len() >= PER_SHARD {
+                    shard.clear();
+                }
+            }
+            shard.insert(id.into(), (Arc::clone(&value), revision, Instant::now()));
+        }
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
+
+    #[test]
+    fn a_cached_value_answers_only_for_the_revision_it_was_read_at() {
+        let cache = RevisionCache::<&str>::default();
+        cache.insert("0123456789abcdef", "key", 7);
+        assert_eq!(cache.get("0123456789abcdef", 7).as_deref(), Some(&"key"));
+        assert!(cache.get("0123456789abcdef", 8).is_none());
+        assert!(cache.get("0123456789abcdee", 7).is_none());
+    }
+
+    #[test]
+    fn the_cache_stays_bounded() {
+        let cache = RevisionCache::<u32>::default();
+        for i in 0..(SHARDS * PER_SHARD * 2) {
+            cache.insert(&format!("id-{i}"), 0, 1);
+        }
+        let total: usize = cache
+            .shards
+            .iter()
+            .map(|s| s.lock().map(|s| s.len()).unwrap_or(0))
+            .sum();
+        assert!(total <= SHARDS * PER_SHARD);
+    }
 
     #[tokio::test]
     async fn one_revision_read_serves_every_request_waiting_and_sees_other_writers() {

@@ -6,10 +6,8 @@
 //! costs a microsecond, not the tens of milliseconds of argon2 (what makes Ory Hydra's client
 //! credentials grant slow, its issues #168 and #1477).
 
-use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use base64::Engine as _;
@@ -19,7 +17,7 @@ use zeroize::Zeroizing;
 
 use super::OAuthError;
 use crate::config::Mode;
-use crate::revision::{MAX_AGE, Revision};
+use crate::revision::{Revision, RevisionCache};
 use crate::store::{Client, Store, StoreError};
 
 /// Computes and checks keyed digests of client secrets and API keys.
@@ -106,10 +104,10 @@ pub fn new_client_id() -> String {
 /// Clients read from the database, kept in memory so machine logins do not read the client on
 /// every request; trusted only while the credential revision reads the same as when the client
 /// was read ([`Revision`]), so a removed client is refused at once (and never for longer than
-/// [`MAX_AGE`]).
+/// [`MAX_AGE`](crate::revision::MAX_AGE)).
 #[derive(Default)]
 pub struct ClientCache {
-    entries: Mutex<HashMap<String, CachedClient>>,
+    entries: RevisionCache<Client>,
 }
 
 impl ClientCache {
@@ -122,36 +120,16 @@ impl ClientCache {
         id: &str,
     ) -> Result<Option<Arc<Client>>, StoreError> {
         let current = revision.current(store).await?;
-        if let Ok(entries) = self.entries.lock() {
-            if let Some((read_at, when, client)) = entries.get(id) {
-                if *read_at == current && when.elapsed() < MAX_AGE {
-                    return Ok(Some(Arc::clone(client)));
-                }
-            }
+        if let Some(client) = self.entries.get(id, current) {
+            return Ok(Some(client));
         }
-        let client = match store.client(id).await {
-            Ok(client) => Arc::new(client),
-            Err(StoreError::NotFound) => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() > 10_000 {
-                entries.retain(|_, (read_at, _, _)| *read_at == current);
-                if entries.len() > 10_000 {
-                    entries.clear();
-                }
-            }
-            entries.insert(
-                id.to_owned(),
-                (current, Instant::now(), Arc::clone(&client)),
-            );
+        match store.client(id).await {
+            Ok(client) => Ok(Some(self.entries.insert(id, client, current))),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
         }
-        Ok(Some(client))
     }
 }
-
-/// A client, the revision it was read at, and when.
-type CachedClient = (i64, Instant, Arc<Client>);
 
 /// Who the client is.
 #[derive(Clone, Debug)]
