@@ -11,7 +11,7 @@ use crate::app::{open_store, random_password};
 use crate::config::{ServeArgs, Settings, StorageArgs};
 use crate::keys::{self, KeyDir, KeyStatus};
 use crate::manage;
-use crate::store::{DEFAULT_TENANT, Store, StoreError};
+use crate::store::{DEFAULT_TENANT, Store};
 
 /// warden: an OAuth2 auth server that runs on an embedded SQLite database, or on PostgreSQL.
 ///
@@ -281,20 +281,12 @@ fn new_password(from_stdin: bool) -> anyhow::Result<zeroize::Zeroizing<String>> 
     Ok(password)
 }
 
-fn not_found(what: &str, name: &str) -> impl FnOnce(StoreError) -> anyhow::Error {
-    let message = format!("no {what} named {name:?}");
-    move |e| match e {
-        StoreError::NotFound => anyhow::anyhow!(message),
-        e => e.into(),
-    }
-}
-
 async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
     let find = |username: String| async move {
         store
             .user_by_username(DEFAULT_TENANT, &username)
             .await
-            .map_err(not_found("user", &username))
+            .map_err(manage::not_found("user", &username))
     };
     match command {
         UserCommand::Add {
@@ -393,7 +385,7 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
             store
                 .grant_role(DEFAULT_TENANT, &user.id, &role)
                 .await
-                .map_err(not_found("role", &role))?;
+                .map_err(manage::not_found("role", &role))?;
             println!("{} now has the role {role}", user.username);
             cli_audit(store, "role_granted", &user.username, Some(&role)).await;
         }
@@ -402,7 +394,7 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
             store
                 .revoke_role(DEFAULT_TENANT, &user.id, &role)
                 .await
-                .map_err(not_found("role held by the user", &role))?;
+                .map_err(manage::not_found("role held by the user", &role))?;
             println!("{} no longer has the role {role}", user.username);
             cli_audit(store, "role_revoked", &user.username, Some(&role)).await;
         }
@@ -442,7 +434,7 @@ async fn role(store: &Store, command: RoleCommand) -> anyhow::Result<()> {
             store
                 .grant_scope(DEFAULT_TENANT, &role, &scope)
                 .await
-                .map_err(not_found("role", &role))?;
+                .map_err(manage::not_found("role", &role))?;
             println!("role {role} now grants {scope}");
             cli_audit(store, "scope_granted", &role, Some(&scope)).await;
         }
@@ -541,7 +533,7 @@ async fn client(
             store
                 .delete_client(DEFAULT_TENANT, &client_id)
                 .await
-                .map_err(not_found("client", &client_id))?;
+                .map_err(manage::not_found("client", &client_id))?;
             println!("removed client {client_id}");
             cli_audit(store, "client_removed", &client_id, None).await;
         }
@@ -642,7 +634,7 @@ async fn apikey(
             store
                 .revoke_api_key(DEFAULT_TENANT, &id)
                 .await
-                .map_err(not_found("active API key", &id))?;
+                .map_err(manage::not_found("active API key", &id))?;
             println!("revoked API key {id}");
             cli_audit(store, "api_key_revoked", &id, None).await;
         }

@@ -40,7 +40,8 @@ impl From<StoreError> for ManageError {
 
 type Result<T> = std::result::Result<T, ManageError>;
 
-fn not_found(what: &str, name: &str) -> impl FnOnce(StoreError) -> ManageError {
+/// Maps "no such row" to a message that names what was looked for.
+pub fn not_found(what: &str, name: &str) -> impl FnOnce(StoreError) -> ManageError {
     let message = format!("no {what} named {name:?}");
     move |e| match e {
         StoreError::NotFound => ManageError::NotFound(message),

@@ -158,20 +158,25 @@ impl Fields {
     }
 }
 
-async fn read_form<S: Send + Sync>(
-    req: Request,
-    state: &S,
-    strict: bool,
-) -> Result<OAuth2PasswordRequestForm, HttpResponse> {
-    let is_form = req
-        .headers()
+/// Whether the request says its body is `application/x-www-form-urlencoded` (parameters such as
+/// `charset` aside, any letter case), as FastAPI's `Form` requires.
+pub fn is_form_urlencoded(headers: &http::HeaderMap) -> bool {
+    headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|v| {
             v.trim()
                 .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+        })
+}
+
+async fn read_form<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    strict: bool,
+) -> Result<OAuth2PasswordRequestForm, HttpResponse> {
+    let is_form = is_form_urlencoded(req.headers());
     // The body is read even when it is not a form, so the body limit answers 413 either way.
     let body = Bytes::from_request(req, state)
         .await

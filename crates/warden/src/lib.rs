@@ -11,7 +11,9 @@ mod security;
 pub mod token;
 
 pub use crate::error::{AuthError, Challenge, ValidationError};
-pub use crate::form::{OAuth2PasswordRequestForm, OAuth2PasswordRequestFormStrict};
+pub use crate::form::{
+    OAuth2PasswordRequestForm, OAuth2PasswordRequestFormStrict, is_form_urlencoded,
+};
 pub use crate::scopes::{ScopeList, SecurityScopes};
 pub use crate::security::{
     Authenticator, Credentials, Either, Requirements, Security, SecurityInput,

@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, Request};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::AUTHORIZATION;
 
 use super::OAuthError;
 use super::client::PresentedClient;
@@ -73,6 +73,13 @@ fn basic_client(value: &str) -> Result<Option<(String, String)>, OAuthError> {
     let decoded = STANDARD.decode(encoded.trim()).map_err(|_| malformed())?;
     let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+    let (id, secret) = unescape_client(id, secret).ok_or_else(malformed)?;
+    Ok((!id.is_empty() || !secret.is_empty()).then_some((id, secret)))
+}
+
+/// §2.3.1: undoes the form-encoding of a client id and secret sent with HTTP Basic; `None` when
+/// either holds a NUL.
+pub fn unescape_client(id: &str, secret: &str) -> Option<(String, String)> {
     let unescape = |s: &str| -> String {
         form_urlencoded::parse(format!("v={s}").as_bytes())
             .next()
@@ -80,10 +87,7 @@ fn basic_client(value: &str) -> Result<Option<(String, String)>, OAuthError> {
             .unwrap_or_default()
     };
     let (id, secret) = (unescape(id), unescape(secret));
-    if id.contains('\0') || secret.contains('\0') {
-        return Err(malformed());
-    }
-    Ok((!id.is_empty() || !secret.is_empty()).then_some((id, secret)))
+    (!id.contains('\0') && !secret.contains('\0')).then_some((id, secret))
 }
 
 /// Reads an OAuth request body: the Basic client credentials, then the form, each parameter at
@@ -103,15 +107,7 @@ async fn parse<S: Send + Sync>(
         }
         None => None,
     };
-    let is_form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+    let is_form = warden::is_form_urlencoded(req.headers());
     // Read the body first, so an oversized one is a 413 whatever its type.
     let body = Bytes::from_request(req, state)
         .await

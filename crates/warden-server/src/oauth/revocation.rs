@@ -35,10 +35,16 @@ impl RevokedJtis {
 
     pub fn insert(&self, jti: String, expires_at: i64) {
         if let Ok(mut jtis) = self.jtis.write() {
-            // Kept while the token could still verify: until `exp` plus the verification leeway.
+            jtis.insert(jti, expires_at);
+        }
+    }
+
+    /// Forgets the tokens that can no longer verify anyway (past `exp` plus the verification
+    /// leeway): once per sync, not on every insert.
+    fn prune(&self) {
+        if let Ok(mut jtis) = self.jtis.write() {
             let now = warden::token::now() - crate::keys::LEEWAY as i64;
             jtis.retain(|_, exp| *exp > now);
-            jtis.insert(jti, expires_at);
         }
     }
 }
@@ -52,6 +58,7 @@ pub async fn sync_revocations(app: App) {
         let started = warden::token::now();
         match app.store.revoked_since(since).await {
             Ok(rows) => {
+                app.revoked.prune();
                 for (jti, exp) in rows {
                     app.revoked.insert(jti, exp);
                 }
@@ -86,32 +93,18 @@ impl Authenticator for ConfidentialClient {
         _: &SecurityScopes,
         app: &App,
     ) -> Result<Self, AuthError> {
-        let unescape = |s: &str| -> String {
-            form_urlencoded::parse(format!("v={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-                .unwrap_or_default()
-        };
-        let pair = (
-            unescape(&credentials.username),
-            unescape(&credentials.password),
-        );
-        if pair.0.contains('\0') || pair.1.contains('\0') {
-            return Err(AuthError::unauthorized(
-                "invalid_client",
-                Challenge::basic().param("realm", "warden"),
-            ));
-        }
-        let presented = PresentedClient {
-            basic: Some(&pair),
-            client_id: None,
-            client_secret: None,
-        };
         let refused = || {
             AuthError::unauthorized(
                 "invalid_client",
                 Challenge::basic().param("realm", "warden"),
             )
+        };
+        let pair = super::form::unescape_client(&credentials.username, &credentials.password)
+            .ok_or_else(refused)?;
+        let presented = PresentedClient {
+            basic: Some(&pair),
+            client_id: None,
+            client_secret: None,
         };
         match client::authenticate(presented, app).await {
             Ok(ClientAuth::Confidential(client)) => Ok(ConfidentialClient(client)),

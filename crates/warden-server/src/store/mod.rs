@@ -236,9 +236,22 @@ impl ApiKey {
     }
 }
 
+/// The columns of [`ApiKey::from_row`] ...
 const API_KEY_COLUMNS: &str = "k.id, k.tenant_id, k.name, k.owner_user_id, k.owner_client_id, k.digest, k.scopes, \
-     k.expires_at, k.created_at, k.last_used_at, k.revoked_at, u.disabled AS owner_disabled \
-     FROM api_keys k LEFT JOIN users u ON u.id = k.owner_user_id";
+     k.expires_at, k.created_at, k.last_used_at, k.revoked_at, u.disabled AS owner_disabled";
+/// ... and where they come from.
+const API_KEY_FROM: &str = "FROM api_keys k LEFT JOIN users u ON u.id = k.owner_user_id";
+
+/// A key with its owner's status and the scopes the owner holds now: one row per scope.
+static API_KEY_WITH_OWNER_SCOPES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {API_KEY_COLUMNS}, c.scopes AS client_scopes, rs.scope AS owner_scope {API_KEY_FROM} \
+         LEFT JOIN clients c ON c.id = k.owner_client_id \
+         LEFT JOIN user_roles ur ON ur.user_id = k.owner_user_id \
+         LEFT JOIN role_scopes rs ON rs.role_id = ur.role_id \
+         WHERE k.id = $1"
+    )
+});
 
 /// One audit event.
 #[derive(Clone, Debug, Default, serde::Serialize, schemars::JsonSchema)]
@@ -782,19 +795,10 @@ impl Store {
         &self,
         id: &str,
     ) -> Result<Option<(ApiKey, Vec<String>)>> {
-        let rows = sqlx::query(
-            "SELECT k.id, k.tenant_id, k.name, k.owner_user_id, k.owner_client_id, k.digest, k.scopes, \
-             k.expires_at, k.created_at, k.last_used_at, k.revoked_at, u.disabled AS owner_disabled, \
-             c.scopes AS client_scopes, rs.scope AS owner_scope \
-             FROM api_keys k LEFT JOIN users u ON u.id = k.owner_user_id \
-             LEFT JOIN clients c ON c.id = k.owner_client_id \
-             LEFT JOIN user_roles ur ON ur.user_id = k.owner_user_id \
-             LEFT JOIN role_scopes rs ON rs.role_id = ur.role_id \
-             WHERE k.id = $1",
-        )
-        .bind(id)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&API_KEY_WITH_OWNER_SCOPES)
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
         let Some(first) = rows.first() else {
             return Ok(None);
         };
@@ -818,7 +822,7 @@ impl Store {
 
     pub async fn api_keys(&self, tenant: &str) -> Result<Vec<ApiKey>> {
         let rows = sqlx::query(&format!(
-            "SELECT {API_KEY_COLUMNS} WHERE k.tenant_id = $1 ORDER BY k.created_at, k.id"
+            "SELECT {API_KEY_COLUMNS} {API_KEY_FROM} WHERE k.tenant_id = $1 ORDER BY k.created_at, k.id"
         ))
         .bind(tenant)
         .fetch_all(&self.pool)
