@@ -109,17 +109,25 @@ pub struct UserOut {
     pub created_at: i64,
 }
 
+impl UserOut {
+    fn new(user: crate::store::User, roles: Vec<String>, scopes: Vec<String>) -> Self {
+        Self {
+            roles,
+            scopes,
+            id: user.id,
+            username: user.username,
+            email: user.email,
+            full_name: user.full_name,
+            disabled: user.disabled,
+            created_at: user.created_at,
+        }
+    }
+}
+
 async fn user_out(app: &App, user: crate::store::User) -> Result<UserOut, ApiError> {
-    Ok(UserOut {
-        roles: app.store.user_roles(&user.id).await?,
-        scopes: app.store.user_scopes(&user.id).await?,
-        id: user.id,
-        username: user.username,
-        email: user.email,
-        full_name: user.full_name,
-        disabled: user.disabled,
-        created_at: user.created_at,
-    })
+    let roles = app.store.user_roles(&user.id).await?;
+    let scopes = app.store.user_scopes(&user.id).await?;
+    Ok(UserOut::new(user, roles, scopes))
 }
 
 /// `?limit=&offset=`
@@ -149,10 +157,10 @@ async fn list_users(
         page.offset.unwrap_or(0),
     );
     let (users, total) = app.store.users_page(DEFAULT_TENANT, limit, offset).await?;
-    let mut items = Vec::with_capacity(users.len());
-    for user in users {
-        items.push(user_out(&app, user).await?);
-    }
+    let items = users
+        .into_iter()
+        .map(|u| UserOut::new(u.user, u.roles, u.scopes))
+        .collect();
     Ok(Json(Page {
         items,
         limit,

@@ -129,6 +129,24 @@ async fn users_roles_clients_keys_and_the_audit_log() {
             page["items"][0]["username"], "quinn",
             "sorted by username: admin, quinn"
         );
+        // A page shows each user as reading them one by one does, roles and scopes included.
+        let (_, all) = call(&server, Method::GET, "/admin/users", &admin, None).await;
+        for listed in all["items"].as_array().expect("items") {
+            let (_, one) = call(
+                &server,
+                Method::GET,
+                &format!("/admin/users/{}", listed["id"].as_str().expect("id")),
+                &admin,
+                None,
+            )
+            .await;
+            assert_eq!(listed, &one, "{backend}");
+        }
+        assert_eq!(all["items"][0]["roles"], json!(["admin"]));
+        assert_eq!(
+            all["items"][1]["scopes"],
+            json!(["items:read", "items:write", "users:read", "users:write"])
+        );
 
         let path = format!("/admin/users/{id}");
         let (status, updated) = call(

@@ -5,6 +5,7 @@
 //! SQLite runs in WAL mode with `synchronous=FULL`, so a write that was acknowledged survives a
 //! crash or power loss.
 
+use std::collections::{BTreeSet, HashMap};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -101,6 +102,14 @@ impl User {
             created_at: row.try_get("created_at")?,
         })
     }
+}
+
+/// A user with the names of their roles and the scopes those grant, each sorted.
+#[derive(Clone, Debug)]
+pub struct UserWithGrants {
+    pub user: User,
+    pub roles: Vec<String>,
+    pub scopes: Vec<String>,
 }
 
 /// What a new user is made of.
@@ -416,32 +425,54 @@ impl Store {
             .collect::<std::result::Result<_, _>>()?)
     }
 
-    /// One page of users, by username, and the number of users.
+    /// One page of users, by username, each with their roles and scopes (sorted), and the number
+    /// of users: three queries for the page, not two per user.
     pub async fn users_page(
         &self,
         tenant: &str,
         limit: u32,
         offset: u32,
-    ) -> Result<(Vec<User>, i64)> {
-        let rows = sqlx::query(&format!(
-            "SELECT * FROM users WHERE tenant_id = $1 ORDER BY username LIMIT {} OFFSET {}",
-            limit.clamp(1, 500),
-            offset
+    ) -> Result<(Vec<UserWithGrants>, i64)> {
+        let page = format!(
+            "SELECT * FROM users WHERE tenant_id = $1 ORDER BY username LIMIT {} OFFSET {offset}",
+            limit.clamp(1, 500)
+        );
+        let rows = sqlx::query(&page)
+            .bind(tenant)
+            .fetch_all(&self.pool)
+            .await?;
+        let grant_rows = sqlx::query(&format!(
+            "SELECT ur.user_id, r.name AS role, rs.scope FROM user_roles ur \
+             JOIN roles r ON r.id = ur.role_id LEFT JOIN role_scopes rs ON rs.role_id = r.id \
+             WHERE ur.user_id IN (SELECT id FROM ({page}) AS page)"
         ))
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;
+        let mut grants: HashMap<String, (BTreeSet<String>, BTreeSet<String>)> = HashMap::new();
+        for row in &grant_rows {
+            let entry = grants.entry(row.try_get("user_id")?).or_default();
+            entry.0.insert(row.try_get("role")?);
+            if let Some(scope) = row.try_get::<Option<String>, _>("scope")? {
+                entry.1.insert(scope);
+            }
+        }
         let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE tenant_id = $1")
             .bind(tenant)
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;
-        Ok((
-            rows.iter()
-                .map(User::from_row)
-                .collect::<std::result::Result<_, _>>()?,
-            total,
-        ))
+        let mut users = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let user = User::from_row(row)?;
+            let (roles, scopes) = grants.remove(&user.id).unwrap_or_default();
+            users.push(UserWithGrants {
+                user,
+                roles: roles.into_iter().collect(),
+                scopes: scopes.into_iter().collect(),
+            });
+        }
+        Ok((users, total))
     }
 
     pub async fn update_profile(
