@@ -15,12 +15,12 @@ use crate::store::{ApiKey, StoreError};
 /// The visible prefix of every warden API key.
 pub const PREFIX: &str = "wdn";
 
-/// A new key: (id, the full key to hand out once).
-pub fn new_key() -> (String, String) {
+/// A new key: (id, secret, the full key to hand out once). The digest is taken of the secret.
+pub fn new_key() -> (String, String, String) {
     let id = crate::store::new_id()[..16].to_owned();
     let secret = crate::oauth::client::new_secret();
     let key = format!("{PREFIX}_{id}_{secret}");
-    (id, key)
+    (id, secret, key)
 }
 
 /// Splits `wdn_<16 hex id>_<secret>`; the secret may itself contain `_`.
@@ -29,11 +29,6 @@ pub fn parse(key: &str) -> Option<(&str, &str)> {
     let (id, secret) = rest.split_at_checked(16)?;
     let secret = secret.strip_prefix('_')?;
     (id.bytes().all(|b| b.is_ascii_hexdigit()) && !secret.is_empty()).then_some((id, secret))
-}
-
-/// The secret part of a full key, which is what the digest is taken of.
-pub fn secret_of(key: &str) -> Option<&str> {
-    parse(key).map(|(_, secret)| secret)
 }
 
 /// Checks a presented key; `None` for any reason to refuse it.
@@ -131,10 +126,9 @@ mod tests {
 
     #[test]
     fn keys_parse_and_garbage_does_not() {
-        let (id, key) = new_key();
+        let (id, secret, key) = new_key();
         assert!(key.starts_with("wdn_"));
-        let (parsed_id, secret) = parse(&key).expect("parses");
-        assert_eq!(parsed_id, id);
+        assert_eq!(parse(&key), Some((id.as_str(), secret.as_str())));
         assert!(secret.len() >= 43);
         for bad in [
             "",

@@ -318,16 +318,14 @@ pub async fn create_api_key(
     if input.expires_at.is_some_and(|exp| exp <= now) {
         return Err(ManageError::Invalid("that expiry is in the past".into()));
     }
-    let (id, key) = crate::apikeys::new_key();
-    let secret =
-        crate::apikeys::secret_of(&key).ok_or_else(|| ManageError::Invalid("key format".into()))?;
+    let (id, secret, key) = crate::apikeys::new_key();
     let record = ApiKey {
         id,
         tenant_id: DEFAULT_TENANT.into(),
         name: input.name,
         owner_user_id,
         owner_client_id,
-        digest: digester.digest(secret),
+        digest: digester.digest(&secret),
         scopes: if input.scopes.is_empty() {
             allowed
         } else {
