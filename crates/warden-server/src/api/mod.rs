@@ -187,18 +187,16 @@ impl Authenticator for Caller {
 
 /// A caller that is a user (not a client, with its own token or key): the routes whose data
 /// belongs to users.
-pub struct UserCaller {
-    pub caller: Caller,
-    pub user_id: String,
-}
+/// Made only by its `authenticate`, which checks that the caller has a user.
+pub struct UserCaller(Caller);
 
 impl UserCaller {
     pub fn tenant_id(&self) -> &str {
-        self.caller.tenant_id()
+        self.0.tenant_id()
     }
 
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        self.0.user_id().unwrap_or_default()
     }
 }
 
@@ -212,12 +210,12 @@ impl Authenticator for UserCaller {
         _: &App,
     ) -> Result<Self, AuthError> {
         let caller = caller.into_inner();
-        let Some(user_id) = caller.user_id().map(str::to_owned) else {
+        if caller.user_id().is_none() {
             return Err(AuthError::forbidden(
                 "This route needs a user's credentials, not a client's",
             ));
-        };
-        Ok(UserCaller { caller, user_id })
+        }
+        Ok(UserCaller(caller))
     }
 }
 
@@ -337,8 +335,9 @@ async fn read_users_me(
     State(app): State<App>,
     caller: Security<UserCaller>,
 ) -> Result<Json<Me>, ApiError> {
-    let UserCaller { caller, user_id } = caller.into_inner();
-    let me = match caller {
+    let caller = caller.into_inner();
+    let user_id = caller.user_id().to_owned();
+    let me = match caller.0 {
         // The profile as of the token's issue: no database read.
         Caller::Token(claims) => Me {
             id: user_id,
